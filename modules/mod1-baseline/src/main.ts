@@ -1,0 +1,36 @@
+import express from 'express';
+import {
+  ctime,
+  handleErrors,
+  notFound,
+  trustedProxies,
+  views,
+  visitsFromEnv,
+  type VisitStore,
+} from '@visitme/shared';
+
+export interface AppOptions {
+  /** Where visits are kept: Cloud Datastore unless told otherwise. */
+  store?: VisitStore;
+}
+
+export function createApp({ store = visitsFromEnv() }: AppOptions = {}) {
+  const { storeVisit, fetchVisits } = store;
+  const app = express();
+  app.set('trust proxy', trustedProxies());
+  app.set('views', views);
+  app.set('view engine', 'pug');
+  app.enable('view cache');
+  app.locals.ctime = ctime;
+
+  app.get('/', async function root(req, res) {
+    // main application (GET) handler
+    await storeVisit(req.ip ?? '', req.get('user-agent') ?? '');
+    const visits = await fetchVisits(10);
+    res.render('index', { visits });
+  });
+
+  app.use(notFound);
+  app.use(handleErrors);
+  return app;
+}

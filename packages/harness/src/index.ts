@@ -1,0 +1,8 @@
+export {
+  EmulatorUnavailableError,
+  findDatastoreEmulator,
+  startDatastoreEmulator,
+  type DatastoreEmulator,
+  type DatastoreEmulatorOptions,
+} from './datastore-emulator.js';
+export { freePort, isListening, spawnGroup, type GroupProcess } from './process-group.js';

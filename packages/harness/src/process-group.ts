@@ -1,0 +1,113 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect } from 'node:net';
+
+/** A server process started in its own process group, so that stopping it stops all it spawned. */
+export interface GroupProcess {
+  readonly child: ChildProcess;
+  /** What it printed most recently, for error messages. */
+  output(): string;
+  /** SIGKILL to the whole group; resolves when the leader has exited. */
+  kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT to the whole group: a hung server, and its recovery. */
+  pause(): void;
+  resume(): void;
+}
+
+const running = new Set<ChildProcess>();
+
+// Whatever happens to this process (a failed test, an uncaught error, Ctrl-C), the
+// groups it started must not outlive it.
+function killAllSync() {
+  for (const child of running) signalGroup(child, 'SIGKILL');
+  running.clear();
+}
+process.on('exit', killAllSync);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    if (process.listenerCount(signal) > 1) return; // someone else decides how to exit
+    killAllSync();
+    process.kill(process.pid, signal); // now with the default action
+  });
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+export function spawnGroup(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): GroupProcess {
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+  let recent = '';
+  const keep = (chunk: Buffer) => {
+    recent = (recent + chunk.toString()).slice(-8000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  running.add(child);
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
+  void exited.then(() => running.delete(child));
+  return {
+    child,
+    output: () => recent,
+    async kill() {
+      signalGroup(child, 'SIGKILL');
+      await exited;
+    },
+    pause: () => signalGroup(child, 'SIGSTOP'),
+    resume: () => signalGroup(child, 'SIGCONT'),
+  };
+}
+
+/** A port nobody listens on right now (the OS picks it). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = createServer();
+  server.listen(0, host);
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  if (address === null || typeof address === 'string') throw new Error('No TCP port');
+  return address.port;
+}
+
+/** Whether something accepts TCP connections at host:port. */
+export function isListening(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Polls `check` until it is true, the process exits, or time runs out. */
+export async function waitUntil(
+  what: string,
+  check: () => Promise<boolean>,
+  process: GroupProcess,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (process.child.exitCode !== null || process.child.signalCode !== null) {
+      throw new Error(`${what} exited before it was ready:\n${process.output()}`);
+    }
+    if (await check().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await process.kill();
+  throw new Error(`${what} was not ready after ${timeoutMs} ms:\n${process.output()}`);
+}

@@ -1,0 +1,14 @@
+export { handleErrors, notFound, serve, trustedProxies, type ServeOptions } from './http.js';
+export { log, type Severity } from './log.js';
+export { ctime, views } from './page.js';
+export {
+  DEFAULT_DEADLINE_MS,
+  StoreUnavailableError,
+  datastoreProjectId,
+  datastoreVisits,
+  memoryVisits,
+  visitsFromEnv,
+  type DatastoreVisitsOptions,
+  type Visit,
+  type VisitStore,
+} from './visits.js';

@@ -1,0 +1,95 @@
+import { Datastore } from '@google-cloud/datastore';
+import { log } from './log.js';
+
+/** A `Visit` entity: the same kind and property names as the Python original. */
+export interface Visit {
+  visitor: string;
+  timestamp: Date;
+}
+
+/** The codelab's `store_visit()` and `fetch_visits()`, as one replaceable unit. */
+export interface VisitStore {
+  storeVisit(remoteAddr: string, userAgent: string): Promise<void>;
+  fetchVisits(limit: number): Promise<Visit[]>;
+}
+
+/** Datastore did not answer in time or refused the call: the visit list cannot be served. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+}
+
+export interface DatastoreVisitsOptions {
+  /** An existing client; by default one is made from the environment. */
+  datastore?: Datastore;
+  /** The most one call (with its retries) may take before the request fails. */
+  deadlineMs?: number;
+}
+
+export const DEFAULT_DEADLINE_MS = 5000;
+
+/** The project to use: the environment's, else a harmless local one when on the emulator. */
+export function datastoreProjectId(env = process.env): string | undefined {
+  const configured = env.DATASTORE_PROJECT_ID ?? env.GOOGLE_CLOUD_PROJECT;
+  if (configured) return configured;
+  return env.DATASTORE_EMULATOR_HOST ? 'visitme-local' : undefined;
+}
+
+export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStore {
+  const datastore = options.datastore ?? new Datastore({ projectId: datastoreProjectId() });
+  // `timeout` bounds the whole call, gax's retries included, so a dead or hung
+  // Datastore fails the request in seconds instead of the library's default minute.
+  const gaxOptions = { timeout: options.deadlineMs ?? DEFAULT_DEADLINE_MS };
+
+  return {
+    async storeVisit(remoteAddr, userAgent) {
+      const entity = {
+        key: datastore.key('Visit'),
+        data: { visitor: `${remoteAddr}: ${userAgent}`, timestamp: new Date() },
+        // Datastore refuses indexed strings over 1,500 bytes, and user agents can be longer.
+        excludeFromIndexes: ['visitor'],
+      };
+      await unavailableOnFailure(() => datastore.save(entity, gaxOptions));
+    },
+
+    async fetchVisits(limit) {
+      const query = datastore
+        .createQuery('Visit')
+        .order('timestamp', { descending: true })
+        .limit(limit);
+      const [entities] = await unavailableOnFailure(() => datastore.runQuery(query, { gaxOptions }));
+      return entities.map(({ visitor, timestamp }) => ({ visitor, timestamp }));
+    },
+  };
+}
+
+async function unavailableOnFailure<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw new StoreUnavailableError('Datastore call failed', { cause: error });
+  }
+}
+
+/**
+ * Keeps visits in this process only. For trying the page where no Datastore emulator can
+ * run; it says so loudly, and nothing that tests the Datastore path uses it.
+ */
+export function memoryVisits(): VisitStore {
+  const visits: Visit[] = [];
+  const kept = 1000; // a fallback for trying the page, not a database: bound its memory
+  log('WARNING', 'Visits are kept in memory only: they vanish when the process stops.');
+  return {
+    async storeVisit(remoteAddr, userAgent) {
+      visits.unshift({ visitor: `${remoteAddr}: ${userAgent}`, timestamp: new Date() });
+      visits.length = Math.min(visits.length, kept);
+    },
+    async fetchVisits(limit) {
+      return visits.slice(0, limit).map((visit) => ({ ...visit }));
+    },
+  };
+}
+
+/** The store the environment asks for: Datastore, unless `VISITME_STORE=memory`. */
+export function visitsFromEnv(env = process.env): VisitStore {
+  return env.VISITME_STORE === 'memory' ? memoryVisits() : datastoreVisits();
+}
