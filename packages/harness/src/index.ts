@@ -6,3 +6,4 @@ export {
   type DatastoreEmulatorOptions,
 } from './datastore-emulator.js';
 export { freePort, isListening, spawnGroup, type GroupProcess } from './process-group.js';
+export { get, listItems, listen, type Response } from './http-client.js';

@@ -12,5 +12,13 @@ export function log(severity: Severity, message: string, fields: Record<string, 
 }
 
 function errorsAsText(_key: string, value: unknown) {
-  return value instanceof Error ? (value.stack ?? String(value)) : value;
+  return value instanceof Error ? describe(value) : value;
+}
+
+// The stack, then each `cause` under it: the cause is what says why Datastore failed.
+function describe(error: Error): string {
+  const text = error.stack ?? String(error);
+  return error.cause === undefined
+    ? text
+    : `${text}\nCaused by: ${error.cause instanceof Error ? describe(error.cause) : String(error.cause)}`;
 }

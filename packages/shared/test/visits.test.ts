@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Datastore } from '@google-cloud/datastore';
+import { startDatastoreEmulator, type DatastoreEmulator } from '@visitme/harness';
+import {
+  StoreUnavailableError,
+  datastoreProjectId,
+  datastoreVisits,
+  memoryVisits,
+} from '../src/index.js';
+
+test('the project comes from the environment, with a local default on the emulator', () => {
+  assert.equal(datastoreProjectId({ DATASTORE_PROJECT_ID: 'a', GOOGLE_CLOUD_PROJECT: 'b' }), 'a');
+  assert.equal(datastoreProjectId({ GOOGLE_CLOUD_PROJECT: 'b' }), 'b');
+  assert.equal(datastoreProjectId({ DATASTORE_EMULATOR_HOST: 'localhost:8081' }), 'visitme-local');
+  // On Google Cloud with nothing set, the client library finds the project itself.
+  assert.equal(datastoreProjectId({}), undefined);
+});
+
+describe('datastoreVisits() against the Datastore emulator', () => {
+  let emulator: DatastoreEmulator;
+  before(async () => {
+    emulator = await startDatastoreEmulator();
+    process.env.METADATA_SERVER_DETECTION = 'none';
+  });
+  after(() => emulator.stop());
+
+  function store(projectId = `test-${randomUUID()}`) {
+    const datastore = new Datastore({ projectId, apiEndpoint: emulator.host });
+    return { projectId, datastore, visits: datastoreVisits({ datastore, deadlineMs: 2000 }) };
+  }
+
+  test('stores Visit entities with the original property names', async () => {
+    const { datastore, visits } = store();
+    const before = Date.now();
+    await visits.storeVisit('203.0.113.9', 'Mozilla/5.0');
+    const [[entity]] = await datastore.runQuery(datastore.createQuery('Visit'));
+    assert.equal(entity.visitor, '203.0.113.9: Mozilla/5.0');
+    assert.ok(entity.timestamp instanceof Date);
+    assert.ok(entity.timestamp.getTime() >= before && entity.timestamp.getTime() <= Date.now());
+    assert.deepEqual(Object.keys(entity).sort(), ['timestamp', 'visitor']);
+  });
+
+  test('fetchVisits(limit) returns the newest `limit`, newest first, as plain objects', async () => {
+    const { visits } = store();
+    for (let n = 1; n <= 5; n++) await visits.storeVisit('127.0.0.1', `agent ${n}`);
+    const newest = await visits.fetchVisits(3);
+    assert.deepEqual(
+      newest.map(({ visitor }) => visitor),
+      ['127.0.0.1: agent 5', '127.0.0.1: agent 4', '127.0.0.1: agent 3'],
+    );
+    assert.ok(newest.every(({ timestamp }) => timestamp instanceof Date));
+    assert.deepEqual(Object.getOwnPropertySymbols(newest[0]), [], 'no Datastore key attached');
+    assert.deepEqual(JSON.parse(JSON.stringify(newest))[0], {
+      visitor: '127.0.0.1: agent 5',
+      timestamp: newest[0]?.timestamp.toISOString(),
+    });
+  });
+
+  test('a visitor longer than 1,500 bytes (the indexed-string limit) is stored whole', async () => {
+    const { projectId, visits } = store();
+    const userAgent = 'é'.repeat(1500); // 3,000 bytes in UTF-8
+    await visits.storeVisit('127.0.0.1', userAgent);
+    const [visit] = await visits.fetchVisits(10);
+    assert.equal(visit?.visitor, `127.0.0.1: ${userAgent}`);
+    assert.equal(await emulator.count(projectId, 'Visit'), 1);
+  });
+
+  test('an unreachable Datastore is a StoreUnavailableError carrying the cause', async () => {
+    const datastore = new Datastore({ projectId: 'nowhere', apiEndpoint: '127.0.0.1:9' });
+    const visits = datastoreVisits({ datastore, deadlineMs: 1000 });
+    await assert.rejects(visits.storeVisit('127.0.0.1', 'x'), (error: Error) => {
+      assert.ok(error instanceof StoreUnavailableError);
+      assert.match(String((error.cause as Error).message), /UNAVAILABLE|ECONNREFUSED/);
+      return true;
+    });
+    await assert.rejects(visits.fetchVisits(10), StoreUnavailableError);
+  });
+});
+
+test('memoryVisits() keeps the same interface, newest first, copies out', async () => {
+  const visits = memoryVisits();
+  await visits.storeVisit('127.0.0.1', 'one');
+  await visits.storeVisit('127.0.0.1', 'two');
+  const [newest, older] = await visits.fetchVisits(10);
+  assert.equal(newest?.visitor, '127.0.0.1: two');
+  assert.equal(older?.visitor, '127.0.0.1: one');
+  newest!.visitor = 'changed';
+  assert.equal((await visits.fetchVisits(1))[0]?.visitor, '127.0.0.1: two');
+});
