@@ -17,7 +17,8 @@ import {
 import { datastoreVisits } from '@visitme/shared';
 import { createApp } from '../src/main.js';
 
-const CTIME = /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123]\d \d\d:\d\d:\d\d \d{4}$/;
+const CTIME =
+  /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123]\d \d\d:\d\d:\d\d \d{4}$/;
 const LOOPBACK = /^(::ffff:127\.0\.0\.1|127\.0\.0\.1|::1)$/;
 
 let emulator: DatastoreEmulator;
@@ -226,7 +227,11 @@ describe('Module 1 when Datastore fails', () => {
         if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 500));
       }
       assert.equal(status, 200, 'serves again without a restart of the app');
-      assert.equal(await outage.count(app.projectId, 'Visit'), 1, 'only the visit made after it came back');
+      assert.equal(
+        await outage.count(app.projectId, 'Visit'),
+        1,
+        'only the visit made after it came back',
+      );
     } finally {
       await app.close();
     }
@@ -252,10 +257,14 @@ describe('Module 1 when Datastore fails', () => {
 describe('the server entry', () => {
   test('SIGTERM: in-flight request finishes, new connections are refused, exit 0', async () => {
     const port = await freePort();
-    const server = spawn(process.execPath, [fileURLToPath(new URL('../src/server.js', import.meta.url))], {
-      env: { ...process.env, PORT: String(port), GOOGLE_CLOUD_PROJECT: `test-${randomUUID()}` },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const server = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('../src/server.js', import.meta.url))],
+      {
+        env: { ...process.env, PORT: String(port), GOOGLE_CLOUD_PROJECT: `test-${randomUUID()}` },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     try {
       const [line] = (await once(server.stdout!, 'data')) as [Buffer];
       assert.deepEqual(JSON.parse(line.toString()), {

@@ -1,7 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, isListening, spawnGroup, waitUntil, type GroupProcess } from './process-group.js';
+import {
+  freePort,
+  isListening,
+  spawnGroup,
+  waitUntil,
+  type GroupProcess,
+} from './process-group.js';
 
 const LAUNCHER = 'platform/cloud-datastore-emulator/cloud_datastore_emulator';
 

@@ -9,6 +9,8 @@ export interface GroupProcess {
   output(): string;
   /** SIGKILL to the whole group; resolves when the leader has exited. */
   kill(): Promise<void>;
+  /** SIGTERM to the whole group, then SIGKILL if it has not exited after `graceMs`. */
+  stop(graceMs: number): Promise<void>;
   /** SIGSTOP / SIGCONT to the whole group: a hung server, and its recovery. */
   pause(): void;
   resume(): void;
@@ -23,13 +25,13 @@ function killAllSync() {
   running.clear();
 }
 process.on('exit', killAllSync);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    if (process.listenerCount(signal) > 1) return; // someone else decides how to exit
-    killAllSync();
-    process.kill(process.pid, signal); // now with the default action
-  });
+function onSignal(signal: NodeJS.Signals) {
+  if (process.listenerCount(signal) > 1) return; // someone else decides how to exit
+  killAllSync();
+  process.removeListener(signal, onSignal);
+  process.kill(process.pid, signal); // again, now with the default action
 }
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
   if (child.pid === undefined) return;
@@ -40,15 +42,22 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
   }
 }
 
+export interface SpawnOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Called with everything it prints, as it prints it. */
+  onOutput?: (chunk: Buffer) => void;
+}
+
 export function spawnGroup(
   command: string,
   args: string[],
-  env: NodeJS.ProcessEnv = process.env,
+  { env = process.env, onOutput }: SpawnOptions = {},
 ): GroupProcess {
   const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   let recent = '';
   const keep = (chunk: Buffer) => {
     recent = (recent + chunk.toString()).slice(-8000);
+    onOutput?.(chunk);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
@@ -64,6 +73,12 @@ export function spawnGroup(
     async kill() {
       signalGroup(child, 'SIGKILL');
       await exited;
+    },
+    async stop(graceMs) {
+      signalGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
     },
     pause: () => signalGroup(child, 'SIGSTOP'),
     resume: () => signalGroup(child, 'SIGCONT'),

@@ -66,7 +66,10 @@ export function serve(app: Express, options: ServeOptions = {}): Server {
     process.exit(1);
   });
 
+  let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) return; // a second signal (Ctrl-C, then SIGTERM) changes nothing
+    closing = true;
     log('INFO', `${signal}: finishing in-flight requests, then exiting`);
     server.close((error) => process.exit(error ? 1 : 0));
     // Keep-alive connections become idle once their request is answered: close them too.
@@ -77,7 +80,7 @@ export function serve(app: Express, options: ServeOptions = {}): Server {
       server.closeAllConnections();
     }, graceMs).unref();
   };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
   return server;
 }

@@ -56,7 +56,9 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
         .createQuery('Visit')
         .order('timestamp', { descending: true })
         .limit(limit);
-      const [entities] = await unavailableOnFailure(() => datastore.runQuery(query, { gaxOptions }));
+      const [entities] = await unavailableOnFailure(() =>
+        datastore.runQuery(query, { gaxOptions }),
+      );
       return entities.map(({ visitor, timestamp }) => ({ visitor, timestamp }));
     },
   };

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { isListening, startDatastoreEmulator } from '../src/index.js';
+
+/** The PIDs of every process whose command line mentions this port. */
+function processesOnPort(port: number): number[] {
+  const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n');
+  return lines
+    .filter((line) => line.includes(`--port=${port}`))
+    .map((line) => Number(line.trim().split(' ')[0]));
+}
+
+test('the emulator starts healthy and stop() leaves no process and no listener', async () => {
+  const emulator = await startDatastoreEmulator();
+  assert.match(emulator.host, /^127\.0\.0\.1:\d+$/);
+  assert.equal(await (await fetch(`http://${emulator.host}/`)).text(), 'Ok\n');
+  assert.ok(processesOnPort(emulator.port).length >= 1, 'the launcher and its JVM run');
+
+  await emulator.stop();
+  assert.deepEqual(processesOnPort(emulator.port), []);
+  assert.equal(await isListening(emulator.port), false);
+});
+
+test('restart() brings a fresh emulator back on the same port', async () => {
+  const emulator = await startDatastoreEmulator();
+  try {
+    await emulator.stop();
+    await emulator.restart();
+    assert.equal(await (await fetch(`http://${emulator.host}/`)).text(), 'Ok\n');
+    assert.equal(await emulator.count('anything', 'Visit'), 0);
+  } finally {
+    await emulator.stop();
+  }
+});
+
+test('a process that dies without stopping its emulator takes the emulator with it', async () => {
+  // A child starts an emulator, reports its port, then fails like a crashing test file.
+  const script = `
+    import { startDatastoreEmulator } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+    const emulator = await startDatastoreEmulator();
+    console.log(emulator.port);
+    throw new Error('test file crashed');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  const port = Number(chunk.toString().trim());
+  const [code] = await once(child, 'exit');
+  assert.notEqual(code, 0);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(processesOnPort(port), []);
+  assert.equal(await isListening(port), false);
+});
+
+test('SIGTERM to a test process also stops the emulators it started', async () => {
+  const script = `
+    import { startDatastoreEmulator } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+    const emulator = await startDatastoreEmulator();
+    console.log(emulator.port);
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  const port = Number(chunk.toString().trim());
+  child.kill('SIGTERM');
+  const [, signal] = await once(child, 'exit');
+  assert.equal(signal, 'SIGTERM');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(processesOnPort(port), []);
+});

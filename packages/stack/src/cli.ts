@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+import { main, stopAll } from './stack.js';
+
+main().catch((error: Error) => {
+  process.stderr.write(`[stack] ${error.message}\n`);
+  void stopAll(1);
+});

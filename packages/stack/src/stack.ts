@@ -1,0 +1,179 @@
+// `npm start` at the repository root: a Datastore emulator, then every module's server on
+// its own port, as App Engine would run it (PORT and the backing services from the
+// environment). Ctrl-C or SIGTERM stops all of it.
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  EmulatorUnavailableError,
+  isListening,
+  spawnGroup,
+  startDatastoreEmulator,
+  type DatastoreEmulator,
+  type GroupProcess,
+} from '@visitme/harness';
+
+const MODULES_DIR = fileURLToPath(new URL('../../../../modules/', import.meta.url));
+const DEFAULT_BASE_PORT = 8080;
+
+interface Module {
+  name: string;
+  dir: string;
+  server: string;
+  dependencies: Record<string, string>;
+}
+
+/** Every folder in modules/, in stage order (mod1, mod12, mod13: by number, not by name). */
+export function discoverModules(modulesDir = MODULES_DIR): Module[] {
+  return readdirSync(modulesDir, { withFileTypes: true })
+    .filter(
+      (entry) => entry.isDirectory() && existsSync(join(modulesDir, entry.name, 'package.json')),
+    )
+    .map((entry) => {
+      const dir = join(modulesDir, entry.name);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      return {
+        name: pkg.name as string,
+        dir,
+        server: join(dir, pkg.main as string),
+        dependencies: (pkg.dependencies ?? {}) as Record<string, string>,
+      };
+    })
+    .sort((a, b) => stageNumber(a.name) - stageNumber(b.name));
+}
+
+function stageNumber(name: string): number {
+  return Number(/^mod(\d+)/.exec(name)?.[1] ?? Number.MAX_SAFE_INTEGER);
+}
+
+const children: GroupProcess[] = [];
+let emulator: DatastoreEmulator | undefined;
+let stopping = false;
+
+/** Stops everything started so far, then exits with `code`. */
+export async function stopAll(code: number) {
+  if (stopping) return;
+  stopping = true;
+  say('stopping…');
+  await Promise.all(children.map((child) => child.stop(10_000)));
+  await emulator?.stop();
+  process.exit(code);
+}
+
+function say(line: string) {
+  process.stdout.write(`[stack] ${line}\n`);
+}
+
+/** Runs the stack until SIGINT or SIGTERM; on a failure to start, stops what did start. */
+export async function main() {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { 'base-port': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const all = discoverModules();
+  if (values.help) {
+    say(
+      `usage: npm start [-- [--base-port=N] [MODULE ...]]  modules: ${all.map((m) => m.name).join(', ')}`,
+    );
+    return;
+  }
+  const basePort = Number(
+    values['base-port'] ?? process.env.VISITME_BASE_PORT ?? DEFAULT_BASE_PORT,
+  );
+  const unknown = positionals.filter((name) => !all.some((module) => module.name === name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `No such module: ${unknown.join(', ')}. There are: ${all.map((m) => m.name).join(', ')}`,
+    );
+  }
+  // Ports follow stage order over all modules, so a module keeps its URL when run alone.
+  const chosen = all
+    .map((module, index) => ({ module, port: basePort + index + 1 }))
+    .filter(({ module }) => positionals.length === 0 || positionals.includes(module.name));
+
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  let datastoreUse: string;
+  if (env.DATASTORE_EMULATOR_HOST) {
+    datastoreUse = `Datastore emulator at ${env.DATASTORE_EMULATOR_HOST} (DATASTORE_EMULATOR_HOST)`;
+  } else if (env.VISITME_STORE === 'memory') {
+    datastoreUse = 'in-memory visits (VISITME_STORE=memory)';
+  } else {
+    try {
+      say('starting the Datastore emulator…');
+      emulator = await startDatastoreEmulator();
+      env.DATASTORE_EMULATOR_HOST = emulator.host;
+      datastoreUse = `Datastore emulator at ${emulator.host}`;
+    } catch (error) {
+      if (!(error instanceof EmulatorUnavailableError)) throw error;
+      const bar = '!'.repeat(78);
+      process.stderr.write(
+        `${bar}\n! No Datastore emulator here. ${error.message}\n` +
+          '! Falling back to keeping visits IN MEMORY, in each module process: they are\n' +
+          '! lost when it stops. The page works; Datastore does not take part.\n' +
+          `${bar}\n`,
+      );
+      env.VISITME_STORE = 'memory';
+      datastoreUse = 'IN-MEMORY visits (no emulator: see above)';
+    }
+  }
+  if (env.DATASTORE_EMULATOR_HOST) {
+    env.GOOGLE_CLOUD_PROJECT ??= 'visitme-local';
+    env.METADATA_SERVER_DETECTION ??= 'none'; // local: do not probe for Google's metadata server
+  }
+
+  const rows: string[][] = [];
+  for (const { module, port } of chosen) {
+    if (!existsSync(module.server)) {
+      throw new Error(
+        `${module.name} is not built (${module.server} is missing): run npm run build`,
+      );
+    }
+    const prefix = `[${module.name}] `;
+    const child = spawnGroup(process.execPath, [module.server], {
+      env: { ...env, PORT: String(port) },
+      onOutput: (chunk) => process.stdout.write(prefixLines(prefix, chunk.toString())),
+    });
+    children.push(child);
+    child.child.once('exit', (code, signal) => {
+      if (stopping) return;
+      say(`${module.name} exited (${signal ?? `code ${code}`}); stopping everything`);
+      void stopAll(1);
+    });
+    const uses = [datastoreUse];
+    if (module.dependencies['node-cache']) uses.push('in-process cache (node-cache)');
+    rows.push([module.name, `http://localhost:${port}/`, uses.join(' + ')]);
+  }
+  for (const { port } of chosen) {
+    const deadline = Date.now() + 30_000;
+    while (!(await isListening(port)) && !stopping) {
+      if (Date.now() > deadline) throw new Error(`Nothing listens on port ${port} after 30 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  process.stdout.write('\n' + table([['Module', 'URL', 'Uses'], ...rows]) + '\n');
+  say('running; Ctrl-C stops everything.');
+}
+
+function prefixLines(prefix: string, text: string): string {
+  return text.replace(/^(?=.)/gm, prefix);
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const line = (row: string[]) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd();
+  return (
+    [
+      line(rows[0]!),
+      widths.map((width) => '-'.repeat(width)).join('  '),
+      ...rows.slice(1).map(line),
+    ].join('\n') + '\n'
+  );
+}
