@@ -3,6 +3,7 @@ import {
   ctime,
   handleErrors,
   notFound,
+  serverTiming,
   trustedProxies,
   views,
   visitsFromEnv,
@@ -22,6 +23,7 @@ export function createApp({ store = visitsFromEnv() }: AppOptions = {}) {
   app.set('view engine', 'pug');
   app.enable('view cache');
   app.locals.ctime = ctime;
+  app.use(serverTiming);
 
   app.get('/', async function root(req, res) {
     // main application (GET) handler

@@ -7,3 +7,10 @@ export {
 } from './datastore-emulator.js';
 export { freePort, isListening, spawnGroup, type GroupProcess } from './process-group.js';
 export { get, listItems, listen, type Response } from './http-client.js';
+export {
+  RedisUnavailableError,
+  findRedisServer,
+  startRedisServer,
+  type RedisServer,
+  type RedisServerOptions,
+} from './redis-server.js';

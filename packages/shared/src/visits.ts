@@ -1,5 +1,6 @@
 import { Datastore } from '@google-cloud/datastore';
 import { log } from './log.js';
+import { timedDatastoreCall } from './timing.js';
 
 /** A `Visit` entity: the same kind and property names as the Python original. */
 export interface Visit {
@@ -66,7 +67,7 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
 
 async function unavailableOnFailure<T>(call: () => Promise<T>): Promise<T> {
   try {
-    return await call();
+    return await timedDatastoreCall(call);
   } catch (error) {
     throw new StoreUnavailableError('Datastore call failed', { cause: error });
   }

@@ -7,11 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   EmulatorUnavailableError,
+  RedisUnavailableError,
   isListening,
   spawnGroup,
   startDatastoreEmulator,
+  startRedisServer,
   type DatastoreEmulator,
   type GroupProcess,
+  type RedisServer,
 } from '@visitme/harness';
 
 const MODULES_DIR = fileURLToPath(new URL('../../../../modules/', import.meta.url));
@@ -36,7 +39,8 @@ export function discoverModules(modulesDir = MODULES_DIR): Module[] {
       return {
         name: pkg.name as string,
         dir,
-        server: join(dir, pkg.main as string),
+        // Built from src/server.ts, the entry `npm start` runs in every module.
+        server: join(dir, 'dist', 'src', 'server.js'),
         dependencies: (pkg.dependencies ?? {}) as Record<string, string>,
       };
     })
@@ -49,6 +53,7 @@ function stageNumber(name: string): number {
 
 const children: GroupProcess[] = [];
 let emulator: DatastoreEmulator | undefined;
+let redis: RedisServer | undefined;
 let stopping = false;
 
 /** Stops everything started so far, then exits with `code`. */
@@ -57,7 +62,7 @@ export async function stopAll(code: number) {
   stopping = true;
   say('stopping…');
   await Promise.all(children.map((child) => child.stop(10_000)));
-  await emulator?.stop();
+  await Promise.all([emulator?.stop(), redis?.stop()]);
   process.exit(code);
 }
 
@@ -109,12 +114,10 @@ export async function main() {
       datastoreUse = `Datastore emulator at ${emulator.host}`;
     } catch (error) {
       if (!(error instanceof EmulatorUnavailableError)) throw error;
-      const bar = '!'.repeat(78);
-      process.stderr.write(
-        `${bar}\n! No Datastore emulator here. ${error.message}\n` +
-          '! Falling back to keeping visits IN MEMORY, in each module process: they are\n' +
-          '! lost when it stops. The page works; Datastore does not take part.\n' +
-          `${bar}\n`,
+      shout(
+        `No Datastore emulator here. ${error.message}`,
+        'Falling back to keeping visits IN MEMORY, in each module process: they are lost',
+        'when it stops. The page works; Datastore does not take part.',
       );
       env.VISITME_STORE = 'memory';
       datastoreUse = 'IN-MEMORY visits (no emulator: see above)';
@@ -123,6 +126,27 @@ export async function main() {
   if (env.DATASTORE_EMULATOR_HOST) {
     env.GOOGLE_CLOUD_PROJECT ??= 'visitme-local';
     env.METADATA_SERVER_DETECTION ??= 'none'; // local: do not probe for Google's metadata server
+  }
+
+  let redisUse = '';
+  if (chosen.some(({ module }) => module.dependencies.ioredis)) {
+    if (env.REDIS_HOST) {
+      redisUse = `Redis at ${env.REDIS_HOST}:${env.REDIS_PORT ?? 6379} (REDIS_HOST)`;
+    } else {
+      try {
+        say('starting redis-server…');
+        redis = await startRedisServer();
+        Object.assign(env, redis.env);
+        redisUse = `Redis at ${redis.host}:${redis.port}`;
+      } catch (error) {
+        if (!(error instanceof RedisUnavailableError)) throw error;
+        shout(
+          `No Redis here. ${error.message}`,
+          'Module 13 still serves every page, from Datastore, with NO CACHE: it fails open.',
+        );
+        redisUse = 'NO REDIS: no cache (see above)';
+      }
+    }
   }
 
   const rows: string[][] = [];
@@ -145,6 +169,7 @@ export async function main() {
     });
     const uses = [datastoreUse];
     if (module.dependencies['node-cache']) uses.push('in-process cache (node-cache)');
+    if (module.dependencies.ioredis) uses.push(redisUse);
     rows.push([module.name, `http://localhost:${port}/`, uses.join(' + ')]);
   }
   for (const { port } of chosen) {
@@ -156,6 +181,12 @@ export async function main() {
   }
   process.stdout.write('\n' + table([['Module', 'URL', 'Uses'], ...rows]) + '\n');
   say('running; Ctrl-C stops everything.');
+}
+
+/** A warning nobody can miss: what is missing, and what runs instead. */
+function shout(...lines: string[]) {
+  const bar = '!'.repeat(78);
+  process.stderr.write([bar, ...lines.map((line) => `! ${line}`), bar, ''].join('\n'));
 }
 
 function prefixLines(prefix: string, text: string): string {

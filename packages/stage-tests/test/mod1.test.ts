@@ -15,7 +15,7 @@ import {
   type DatastoreEmulator,
 } from '@visitme/harness';
 import { datastoreVisits } from '@visitme/shared';
-import { createApp } from '../src/main.js';
+import { createApp } from 'mod1-baseline';
 
 const CTIME =
   /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123]\d \d\d:\d\d:\d\d \d{4}$/;
@@ -259,7 +259,7 @@ describe('the server entry', () => {
     const port = await freePort();
     const server = spawn(
       process.execPath,
-      [fileURLToPath(new URL('../src/server.js', import.meta.url))],
+      [fileURLToPath(import.meta.resolve('mod1-baseline').replace(/main\.js$/, 'server.js'))],
       {
         env: { ...process.env, PORT: String(port), GOOGLE_CLOUD_PROJECT: `test-${randomUUID()}` },
         stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,0 +1,57 @@
+import express from 'express';
+import NodeCache from 'node-cache';
+import {
+  ctime,
+  handleErrors,
+  notFound,
+  serverTiming,
+  trustedProxies,
+  views,
+  visitsFromEnv,
+  type Visit,
+  type VisitStore,
+} from '@visitme/shared';
+
+const HOUR = 3600;
+
+export interface AppOptions {
+  /** Where visits are kept: Cloud Datastore unless told otherwise. */
+  store?: VisitStore;
+  /** The stand-in for App Engine Memcache: this process's memory. */
+  cache?: NodeCache;
+}
+
+// useClones: copies in and out, so nothing a request does to its list can change the cache.
+export function createApp({
+  store = visitsFromEnv(),
+  cache = new NodeCache({ useClones: true }),
+}: AppOptions = {}) {
+  const { storeVisit, fetchVisits } = store;
+  const app = express();
+  app.set('trust proxy', trustedProxies());
+  app.set('views', views);
+  app.set('view engine', 'pug');
+  app.enable('view cache');
+  app.locals.ctime = ctime;
+  app.use(serverTiming);
+
+  app.get('/', async function root(req, res) {
+    // check for (hour-)cached visits
+    const [ipAddr, usrAgt] = [req.ip ?? '', req.get('user-agent') ?? ''];
+    const visitor = `${ipAddr}: ${usrAgt}`;
+    let visits = cache.get<Visit[]>('visits');
+
+    // register visit & run DB query if cache empty or new visitor
+    if (!visits || visits[0]?.visitor !== visitor) {
+      await storeVisit(ipAddr, usrAgt);
+      visits = await fetchVisits(10);
+      cache.set('visits', visits, HOUR); // set() not add()
+    }
+
+    res.render('index', { visits });
+  });
+
+  app.use(notFound);
+  app.use(handleErrors);
+  return app;
+}
