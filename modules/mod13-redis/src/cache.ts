@@ -58,8 +58,11 @@ export function visitsCache(redis: Redis) {
       try {
         json = await redis.get(key);
       } catch (error) {
-        failed(error);
-        return undefined;
+        if (!isWrongType(error)) {
+          failed(error);
+          return undefined;
+        }
+        json = ''; // Redis answered: the key just holds a list, a hash…, not a string
       }
       worked();
       if (json === null) return undefined;
@@ -80,6 +83,10 @@ export function visitsCache(redis: Redis) {
       }
     },
   };
+}
+
+function isWrongType(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('WRONGTYPE');
 }
 
 /** The list Module 13 wrote, with its Dates back, or undefined for anything else. */

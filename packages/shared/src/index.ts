@@ -5,6 +5,7 @@ export { serverTiming } from './timing.js';
 export {
   DEFAULT_DEADLINE_MS,
   StoreUnavailableError,
+  datastoreClient,
   datastoreProjectId,
   datastoreVisits,
   memoryVisits,

@@ -1,4 +1,4 @@
-import { Datastore } from '@google-cloud/datastore';
+import { Datastore, type DatastoreOptions } from '@google-cloud/datastore';
 import { log } from './log.js';
 import { timedDatastoreCall } from './timing.js';
 
@@ -35,8 +35,19 @@ export function datastoreProjectId(env = process.env): string | undefined {
   return env.DATASTORE_EMULATOR_HOST ? 'visitme-local' : undefined;
 }
 
+/** A Datastore client for the environment's project (or `options`), quick to recover. */
+export function datastoreClient(options: DatastoreOptions = {}): Datastore {
+  return new Datastore({
+    projectId: datastoreProjectId(),
+    // gRPC waits ever longer between reconnects (up to two minutes by default): after a long
+    // outage the app would keep failing long after Datastore is back. Retry every 2 s at most.
+    'grpc.max_reconnect_backoff_ms': 2000,
+    ...options,
+  } as DatastoreOptions);
+}
+
 export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStore {
-  const datastore = options.datastore ?? new Datastore({ projectId: datastoreProjectId() });
+  const datastore = options.datastore ?? datastoreClient();
   // `timeout` bounds the whole call, gax's retries included, so a dead or hung
   // Datastore fails the request in seconds instead of the library's default minute.
   const gaxOptions = { timeout: options.deadlineMs ?? DEFAULT_DEADLINE_MS };

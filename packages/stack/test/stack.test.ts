@@ -35,10 +35,10 @@ async function stopStack(stack: ChildProcess) {
   return exited;
 }
 
-function emulatorProcesses(port: string): number {
+/** How many processes have `text` in their command line. */
+function processesOn(text: string): number {
   const lines = execFileSync('ps', ['-eo', 'args='], { encoding: 'utf8' }).split('\n');
-  return lines.filter((line) => line.includes('CloudDatastore') && line.includes(`--port=${port}`))
-    .length;
+  return lines.filter((line) => line.includes(text) && !line.startsWith('ps ')).length;
 }
 
 test('modules are found in stage order, by stage number', () => {
@@ -51,26 +51,50 @@ test('modules are found in stage order, by stage number', () => {
   );
 });
 
-test('npm start runs a module on the emulator; SIGTERM stops everything it started', async () => {
+test('npm start runs every stage on real servers; SIGTERM stops everything it started', async () => {
   const base = await freePort();
   const env = { ...process.env };
   delete env.DATASTORE_EMULATOR_HOST;
-  const { stack, output } = await startStack([`--base-port=${base}`, 'mod1-baseline'], env);
-  const url = `http://127.0.0.1:${base + 1}/`;
+  delete env.REDIS_HOST;
+  const { stack, output } = await startStack([`--base-port=${base}`], env);
   const emulatorPort = /Datastore emulator at 127\.0\.0\.1:(\d+)/.exec(output())?.[1];
+  const redisPort = /Redis at 127\.0\.0\.1:(\d+)/.exec(output())?.[1];
   try {
-    assert.ok(emulatorPort, output());
+    assert.ok(emulatorPort && redisPort, output());
+    const table = output();
     assert.match(
-      output(),
-      new RegExp(`mod1-baseline +http://localhost:${base + 1}/ +Datastore emulator`),
+      table,
+      new RegExp(`mod1-baseline +http://localhost:${base + 1}/ +Datastore emulator at [^+]+\n`),
     );
-    assert.equal(listItems((await get(url, { 'user-agent': 'first' })).body).length, 1);
-    assert.equal(listItems((await get(url, { 'user-agent': 'second' })).body).length, 2);
+    assert.match(
+      table,
+      new RegExp(
+        `mod12-memcache +http://localhost:${base + 2}/ +Datastore emulator at .+ \\+ in-process cache`,
+      ),
+    );
+    assert.match(
+      table,
+      new RegExp(
+        `mod13-redis +http://localhost:${base + 3}/ +Datastore emulator at .+ \\+ Redis at 127`,
+      ),
+    );
+
+    const mod1 = `http://127.0.0.1:${base + 1}/`;
+    assert.equal(listItems((await get(mod1, { 'user-agent': 'first' })).body).length, 1);
+    assert.equal(listItems((await get(mod1, { 'user-agent': 'first' })).body).length, 2);
+    for (const port of [base + 2, base + 3]) {
+      await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'returning' });
+      const again = await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'returning' });
+      assert.equal(again.headers['server-timing'], 'cache;desc=hit', `port ${port}`);
+    }
   } finally {
     assert.deepEqual(await stopStack(stack), [0, null]);
   }
-  assert.equal(await isListening(base + 1), false);
-  assert.equal(emulatorProcesses(emulatorPort), 0, 'no emulator left behind');
+  for (const port of [base + 1, base + 2, base + 3, Number(redisPort)]) {
+    assert.equal(await isListening(port), false, `port ${port} is closed`);
+  }
+  assert.equal(processesOn(`--port=${emulatorPort}`), 0, 'no emulator left behind');
+  assert.equal(processesOn(`:${redisPort}`), 0, 'no redis-server left behind');
 });
 
 test('without Java or gcloud it says what to install and serves from memory', async () => {

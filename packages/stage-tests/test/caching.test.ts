@@ -1,0 +1,190 @@
+// The lesson of Modules 12 and 13: a returning visitor is served from the cache, with no
+// new Visit and no Datastore query, for an hour; a new visitor refreshes it.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import NodeCache from 'node-cache';
+import {
+  get,
+  startDatastoreEmulator,
+  startRedisServer,
+  type DatastoreEmulator,
+} from '@visitme/harness';
+import { CACHED_STAGES, STAGES, startStage, untilServing, type Services } from './stages.js';
+
+const HOUR = 3600;
+let services: Services;
+let outage: DatastoreEmulator;
+let redisAdmin: Redis;
+
+before(async () => {
+  process.env.METADATA_SERVER_DETECTION = 'none';
+  const [emulator, redis, second] = await Promise.all([
+    startDatastoreEmulator(),
+    startRedisServer(),
+    startDatastoreEmulator(),
+  ]);
+  services = { emulator, redis };
+  outage = second;
+  redisAdmin = new Redis({ host: redis.host, port: redis.port });
+});
+after(async () => {
+  redisAdmin.disconnect();
+  await Promise.all([services.emulator.stop(), services.redis?.stop(), outage.stop()]);
+});
+// Module 13's key is the same in every test: start each from an empty Redis.
+beforeEach(() => redisAdmin.flushall());
+
+const as = (userAgent: string) => ({ 'user-agent': userAgent });
+
+describe('mod1-baseline', () => {
+  test('has no cache: every GET / stores a Visit, even from the same visitor', async () => {
+    const app = await startStage('mod1-baseline', services);
+    try {
+      for (let n = 1; n <= 3; n++) {
+        assert.equal((await get(app.url + '/', as('same browser'))).status, 200);
+        assert.equal(await app.visitCount(), n);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+for (const stage of CACHED_STAGES) {
+  describe(stage, () => {
+    test('one visitor, many requests: one Visit; a second visitor: one more', async () => {
+      const app = await startStage(stage, services);
+      try {
+        const first = await get(app.url + '/', as('alice'));
+        assert.match(String(first.headers['server-timing']), /^datastore;/);
+        for (let n = 0; n < 5; n++) {
+          const again = await get(app.url + '/', as('alice'));
+          assert.equal(again.status, 200);
+          assert.equal(again.headers['server-timing'], 'cache;desc=hit');
+        }
+        assert.equal(await app.visitCount(), 1);
+
+        const bob = await get(app.url + '/', as('bob'));
+        assert.match(String(bob.headers['server-timing']), /^datastore;/);
+        assert.equal(await app.visitCount(), 2);
+        // The newest cached visitor is now bob, so alice counts again, as in the codelab.
+        await get(app.url + '/', as('alice'));
+        assert.equal(await app.visitCount(), 3);
+      } finally {
+        await app.close();
+      }
+    });
+
+    test('a hit renders byte for byte what the miss before it rendered', async () => {
+      const app = await startStage(stage, services);
+      try {
+        await get(app.url + '/', as('someone earlier'));
+        const miss = await get(app.url + '/', as('carol <b>&</b>'));
+        const hit = await get(app.url + '/', as('carol <b>&</b>'));
+        assert.match(String(miss.headers['server-timing']), /^datastore;/);
+        assert.equal(hit.headers['server-timing'], 'cache;desc=hit');
+        assert.equal(hit.body, miss.body);
+        assert.equal(hit.headers['content-type'], miss.headers['content-type']);
+      } finally {
+        await app.close();
+      }
+    });
+
+    test('a returning visitor is served from the cache even while Datastore is down', async () => {
+      const app = await startStage(stage, { ...services, emulator: outage });
+      try {
+        await untilServing(app.url + '/'); // the emulator may just have come back
+        const before = await get(app.url + '/', as('dave'));
+        assert.equal(before.status, 200);
+        await outage.stop();
+        try {
+          const during = await get(app.url + '/', as('dave'));
+          assert.equal(during.status, 200);
+          assert.equal(during.body, before.body);
+          assert.equal((await get(app.url + '/', as('erin'))).status, 503, 'a new visitor');
+        } finally {
+          await outage.restart();
+        }
+      } finally {
+        await app.close();
+      }
+    });
+  });
+}
+
+describe('mod12-memcache', () => {
+  test('caches for an hour, and an expired list is a miss', async () => {
+    const cache = new NodeCache();
+    const app = await startStage('mod12-memcache', services, { nodeCache: cache });
+    try {
+      const before = Date.now();
+      await get(app.url + '/', as('frank'));
+      const expiresAt = cache.getTtl('visits');
+      assert.ok(expiresAt, 'visits is cached with an expiry');
+      assert.ok(expiresAt >= before + HOUR * 1000 && expiresAt <= Date.now() + HOUR * 1000);
+
+      cache.ttl('visits', 1); // an hour, fast-forwarded to its last second
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const afterExpiry = await get(app.url + '/', as('frank'));
+      assert.match(String(afterExpiry.headers['server-timing']), /^datastore;/);
+      assert.equal(await app.visitCount(), 2);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('two instances do not share their caches: each stores the same visitor', async () => {
+    const first = await startStage('mod12-memcache', services);
+    const second = await startStage('mod12-memcache', services, { projectId: first.projectId });
+    try {
+      await get(first.url + '/', as('grace'));
+      const fromSecond = await get(second.url + '/', as('grace'));
+      assert.match(String(fromSecond.headers['server-timing']), /^datastore;/);
+      assert.equal(await first.visitCount(), 2);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+});
+
+describe('mod13-redis', () => {
+  test('caches under "visits" as JSON for an hour (SET visits … EX 3600)', async () => {
+    const app = await startStage('mod13-redis', services);
+    try {
+      const page = await get(app.url + '/', as('heidi'));
+      const ttl = await redisAdmin.ttl('visits');
+      assert.ok(ttl > HOUR - 5 && ttl <= HOUR, `TTL ${ttl}`);
+      const cached = JSON.parse((await redisAdmin.get('visits')) ?? 'null');
+      assert.equal(cached.length, 1);
+      assert.match(cached[0].visitor, /: heidi$/);
+      assert.ok(page.body.includes(cached[0].visitor.replace(/^.*: /, '')));
+
+      await redisAdmin.pexpire('visits', 1); // the hour is over
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const afterExpiry = await get(app.url + '/', as('heidi'));
+      assert.match(String(afterExpiry.headers['server-timing']), /^datastore;/);
+      assert.equal(await app.visitCount(), 2);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('two instances share one Redis: the second stores nothing for the same visitor', async () => {
+    const first = await startStage('mod13-redis', services);
+    const second = await startStage('mod13-redis', services, { projectId: first.projectId });
+    try {
+      const fromFirst = await get(first.url + '/', as('ivan'));
+      const fromSecond = await get(second.url + '/', as('ivan'));
+      assert.equal(fromSecond.headers['server-timing'], 'cache;desc=hit');
+      assert.equal(fromSecond.body, fromFirst.body);
+      assert.equal(await first.visitCount(), 1);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+});
+
+test('every stage is covered here', () => {
+  assert.deepEqual([...STAGES].sort(), ['mod1-baseline', ...CACHED_STAGES].sort());
+});

@@ -1,0 +1,263 @@
+// Module 13's second server can fail. The cache fails open: whatever Redis does, every
+// request gets its page (from Datastore), soon, and caching resumes by itself.
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, test } from 'node:test';
+import { Redis } from 'ioredis';
+import {
+  freePort,
+  get,
+  startDatastoreEmulator,
+  startRedisServer,
+  type RedisServer,
+} from '@visitme/harness';
+import { redisFromEnv } from 'mod13-redis/cache';
+import { startStage, type Services } from './stages.js';
+
+// Not a speed check: how long a page may wait on a broken Redis before it is served
+// anyway. Module 13 gives each Redis command 250 ms; this is the hang it must never be.
+const BOUNDED_MS = 3000;
+
+let services: Services & { redis: RedisServer };
+let redisAdmin: Redis;
+
+before(async () => {
+  process.env.METADATA_SERVER_DETECTION = 'none';
+  const [emulator, redis] = await Promise.all([startDatastoreEmulator(), startRedisServer()]);
+  services = { emulator, redis };
+  redisAdmin = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+});
+after(async () => {
+  redisAdmin.disconnect();
+  await Promise.all([services.emulator.stop(), services.redis.stop()]);
+});
+beforeEach(async () => {
+  services.redis.resume();
+  if (!(await isUp(services.redis))) await services.redis.restart();
+  await redisAdmin.flushall();
+});
+
+async function isUp(redis: RedisServer) {
+  const probe = new Redis({
+    host: redis.host,
+    port: redis.port,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+const as = (userAgent: string) => ({ 'user-agent': userAgent });
+const hit = 'cache;desc=hit';
+
+/** The app's log entries while `run` runs (it logs JSON lines to stdout and stderr). */
+async function logsDuring(
+  run: () => Promise<void>,
+): Promise<Array<{ severity: string; message: string }>> {
+  const lines: string[] = [];
+  const originals = { out: process.stdout.write, err: process.stderr.write };
+  const capture = (original: typeof process.stdout.write) =>
+    function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]) {
+      lines.push(String(chunk));
+      return (original as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof process.stdout.write;
+  process.stdout.write = capture(originals.out);
+  process.stderr.write = capture(originals.err);
+  try {
+    await run();
+  } finally {
+    process.stdout.write = originals.out;
+    process.stderr.write = originals.err;
+  }
+  return lines
+    .flatMap((chunk) => chunk.split('\n'))
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line));
+}
+
+/** GETs until the response is a cache hit (caching resumed), or gives up. */
+async function untilHit(url: string, userAgent: string, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const response = await get(url, as(userAgent));
+    assert.equal(response.status, 200);
+    if (response.headers['server-timing'] === hit) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.fail('caching did not resume');
+}
+
+test('Redis stopped: every request is still a 200 from Datastore, soon; then it comes back', async () => {
+  const app = await startStage('mod13-redis', services);
+  try {
+    await get(app.url + '/', as('judy'));
+    const logs = await logsDuring(async () => {
+      await services.redis.stop();
+      for (let n = 0; n < 5; n++) {
+        const startedAt = Date.now();
+        const response = await get(app.url + '/', as('judy'));
+        assert.equal(response.status, 200);
+        assert.match(String(response.headers['server-timing']), /^datastore;/, 'no cache, no hit');
+        assert.ok(Date.now() - startedAt < BOUNDED_MS);
+      }
+      assert.equal(await app.visitCount(), 6, 'with no cache, every request stores its visit');
+
+      await services.redis.restart();
+      await untilHit(app.url + '/', 'judy');
+    });
+    const failing = logs.filter(({ message }) => message.startsWith('Redis is failing'));
+    const resumed = logs.filter(({ message }) => message.startsWith('Redis answers again'));
+    assert.equal(failing.length, 1, 'the outage is logged once, not per request');
+    assert.equal(failing[0]?.severity, 'WARNING');
+    assert.equal(resumed.length, 1, 'and its end once');
+  } finally {
+    await app.close();
+  }
+});
+
+test('Redis hung (process frozen): still 200s, each within a bounded delay', async () => {
+  const app = await startStage('mod13-redis', services);
+  try {
+    await get(app.url + '/', as('ken'));
+    services.redis.pause();
+    for (let n = 0; n < 3; n++) {
+      const startedAt = Date.now();
+      const response = await get(app.url + '/', as('ken'));
+      assert.equal(response.status, 200);
+      assert.ok(Date.now() - startedAt < BOUNDED_MS, `${Date.now() - startedAt} ms`);
+    }
+    services.redis.resume();
+    await untilHit(app.url + '/', 'ken');
+  } finally {
+    services.redis.resume();
+    await app.close();
+  }
+});
+
+test('Redis busy (DEBUG SLEEP): the page does not wait for it', async () => {
+  const app = await startStage('mod13-redis', services);
+  const sleeper = new Redis({ host: services.redis.host, port: services.redis.port });
+  try {
+    await get(app.url + '/', as('lena'));
+    const sleeping = sleeper.call('DEBUG', 'SLEEP', '2');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const startedAt = Date.now();
+    const response = await get(app.url + '/', as('lena'));
+    assert.equal(response.status, 200);
+    assert.ok(Date.now() - startedAt < 1500, 'served before Redis woke up');
+    await sleeping;
+    await untilHit(app.url + '/', 'lena');
+  } finally {
+    sleeper.disconnect();
+    await app.close();
+  }
+});
+
+for (const [what, garbage] of [
+  ['not JSON', 'pickle.dumps(visits)'],
+  ['JSON of the wrong shape', JSON.stringify({ visits: [] })],
+  ['visits with a bad timestamp', JSON.stringify([{ visitor: 'x', timestamp: 'yesterday' }])],
+  ['visits without a visitor', JSON.stringify([{ timestamp: new Date().toISOString() }])],
+]) {
+  test(`something else under "visits" (${what}) is a miss, and is overwritten`, async () => {
+    const app = await startStage('mod13-redis', services);
+    try {
+      await redisAdmin.set('visits', garbage!, 'EX', 3600);
+      const response = await get(app.url + '/', as('mallory'));
+      assert.equal(response.status, 200);
+      assert.match(String(response.headers['server-timing']), /^datastore;/);
+      const cached = JSON.parse((await redisAdmin.get('visits')) ?? 'null');
+      assert.match(cached[0].visitor, /: mallory$/);
+      assert.equal((await get(app.url + '/', as('mallory'))).headers['server-timing'], hit);
+    } finally {
+      await app.close();
+    }
+  });
+}
+
+test('a wrong type under "visits" (a Redis list) is a miss too, and is overwritten', async () => {
+  const app = await startStage('mod13-redis', services);
+  try {
+    await redisAdmin.rpush('visits', 'a', 'b');
+    assert.equal((await get(app.url + '/', as('nina'))).status, 200);
+    assert.equal(await redisAdmin.type('visits'), 'string');
+    assert.equal((await get(app.url + '/', as('nina'))).headers['server-timing'], hit);
+  } finally {
+    await app.close();
+  }
+});
+
+test('AUTH: with REDIS_PASSWORD the cache works; without it, pages are still served', async () => {
+  const secured = await startRedisServer({ password: 'memorystore-auth-string' });
+  try {
+    const app = await startStage('mod13-redis', services, { redisEnv: secured.env });
+    try {
+      await get(app.url + '/', as('oscar'));
+      assert.equal((await get(app.url + '/', as('oscar'))).headers['server-timing'], hit);
+    } finally {
+      await app.close();
+    }
+    const { REDIS_PASSWORD: _, ...withoutPassword } = secured.env;
+    const locked = await startStage('mod13-redis', services, { redisEnv: withoutPassword });
+    try {
+      for (let n = 0; n < 2; n++) {
+        const response = await get(locked.url + '/', as('peggy'));
+        assert.equal(response.status, 200);
+        assert.notEqual(response.headers['server-timing'], hit);
+      }
+    } finally {
+      await locked.close();
+    }
+  } finally {
+    await secured.stop();
+  }
+});
+
+test('TLS: with REDIS_TLS_CA (in-transit encryption) the cache works', async () => {
+  const encrypted = await startRedisServer({ tls: true, password: 'auth-and-tls' });
+  try {
+    assert.ok(encrypted.env.REDIS_TLS_CA);
+    const app = await startStage('mod13-redis', services, { redisEnv: encrypted.env });
+    try {
+      await get(app.url + '/', as('quinn'));
+      assert.equal((await get(app.url + '/', as('quinn'))).headers['server-timing'], hit);
+    } finally {
+      await app.close();
+    }
+    // Plain text to a TLS-only port: no cache, but the page is served.
+    const { REDIS_TLS_CA: _, ...plain } = encrypted.env;
+    const confused = await startStage('mod13-redis', services, { redisEnv: plain });
+    try {
+      assert.equal((await get(confused.url + '/', as('rupert'))).status, 200);
+    } finally {
+      await confused.close();
+    }
+  } finally {
+    await encrypted.stop();
+  }
+});
+
+test('a Redis that was never there: pages are served from the first request on', async () => {
+  const app = await startStage('mod13-redis', services, {
+    redisEnv: { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(await freePort()) },
+  });
+  try {
+    for (let n = 0; n < 3; n++) assert.equal((await get(app.url + '/', as('sybil'))).status, 200);
+  } finally {
+    await app.close();
+  }
+});
+
+test('a REDIS_PORT that is not a port is refused at start, saying so', () => {
+  assert.throws(
+    () => redisFromEnv({ REDIS_HOST: '10.0.0.3', REDIS_PORT: 'YOUR_REDIS_PORT' }),
+    /REDIS_PORT must be a port number; it is "YOUR_REDIS_PORT"/,
+  );
+});

@@ -1,0 +1,102 @@
+// What the tests need to start any stage the same way: each on its own Datastore
+// project (so tests never see each other's visits), Module 13 on a given Redis.
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
+import type NodeCache from 'node-cache';
+import { get, listen, type DatastoreEmulator, type RedisServer } from '@visitme/harness';
+import { datastoreClient, datastoreVisits } from '@visitme/shared';
+import { createApp as createMod1 } from 'mod1-baseline';
+import { createApp as createMod12 } from 'mod12-memcache';
+import { createApp as createMod13 } from 'mod13-redis';
+import { redisFromEnv } from 'mod13-redis/cache';
+
+export const STAGES = ['mod1-baseline', 'mod12-memcache', 'mod13-redis'] as const;
+export type StageName = (typeof STAGES)[number];
+export const CACHED_STAGES = ['mod12-memcache', 'mod13-redis'] as const;
+
+export interface Services {
+  emulator: DatastoreEmulator;
+  redis?: RedisServer;
+}
+
+export interface StageOptions {
+  /** Share a Datastore project with another instance; a fresh one by default. */
+  projectId?: string;
+  deadlineMs?: number;
+  /** Module 12: the cache to use, so a test can look inside it. */
+  nodeCache?: NodeCache;
+  /** Module 13: Redis settings other than the test server's own (AUTH, TLS, a dead port). */
+  redisEnv?: NodeJS.ProcessEnv;
+}
+
+export interface RunningStage {
+  url: string;
+  projectId: string;
+  /** Visits in this stage's project, counted by the emulator itself. */
+  visitCount(): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startStage(
+  stage: StageName,
+  services: Services,
+  options: StageOptions = {},
+): Promise<RunningStage> {
+  const projectId = options.projectId ?? `test-${randomUUID()}`;
+  const datastore = datastoreClient({ projectId, apiEndpoint: services.emulator.host });
+  const store = datastoreVisits({ datastore, deadlineMs: options.deadlineMs ?? 2000 });
+  let redis: Redis | undefined;
+  let app;
+  switch (stage) {
+    case 'mod1-baseline':
+      app = createMod1({ store });
+      break;
+    case 'mod12-memcache':
+      app = createMod12({ store, ...(options.nodeCache && { cache: options.nodeCache }) });
+      break;
+    case 'mod13-redis': {
+      const env = options.redisEnv ?? services.redis?.env;
+      if (!env) throw new Error('Module 13 needs a Redis server');
+      redis = redisFromEnv(env);
+      await new Promise<void>((resolve) => {
+        // Start from a connected client, as a warm instance would; a dead Redis never
+        // connects, and then the app must cope without it.
+        redis!.once('ready', resolve);
+        setTimeout(resolve, 1000);
+      });
+      app = createMod13({ store, redis });
+      break;
+    }
+  }
+  const server = await listen(app);
+  return {
+    url: server.url,
+    projectId,
+    visitCount: () => services.emulator.count(projectId, 'Visit'),
+    async close() {
+      await server.close();
+      redis?.disconnect();
+    },
+  };
+}
+
+/** The path of a stage's built server entry (what `npm start` runs in its folder). */
+export function serverEntry(stage: StageName): string {
+  return fileURLToPath(import.meta.resolve(`${stage}/server`));
+}
+
+/** GETs as ever-new visitors until the page is served (after Datastore came back). */
+export async function untilServing(url: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 0; Date.now() < deadline; attempt++) {
+    const response = await get(url, { 'user-agent': `warm-up ${attempt}` });
+    if (response.status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`${url} still fails after ${timeoutMs} ms`);
+}
+
+export const CTIME =
+  /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123]\d \d\d:\d\d:\d\d \d{4}$/;
+export const LOOPBACK = /^(::ffff:127\.0\.0\.1|127\.0\.0\.1|::1)$/;
