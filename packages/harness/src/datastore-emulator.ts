@@ -1,13 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  freePort,
-  isListening,
-  spawnGroup,
-  waitUntil,
-  type GroupProcess,
-} from './process-group.js';
+import { freePort, startRestartable, type Restartable } from './process-group.js';
 
 const LAUNCHER = 'platform/cloud-datastore-emulator/cloud_datastore_emulator';
 
@@ -64,17 +58,10 @@ function commandWorks(command: string, args: string[]): boolean {
 }
 
 /** A running Cloud Datastore emulator, on loopback, in its own process group. */
-export interface DatastoreEmulator {
+export interface DatastoreEmulator extends Restartable {
   /** `host:port`, the value of `DATASTORE_EMULATOR_HOST`. */
   readonly host: string;
   readonly port: number;
-  /** Kills it; its data is gone. */
-  stop(): Promise<void>;
-  /** Starts a fresh one on the same port (after `stop()`). */
-  restart(): Promise<void>;
-  /** Freezes it (SIGSTOP): connections are accepted but nothing answers. */
-  pause(): void;
-  resume(): void;
   /** How many entities of `kind` project `projectId` holds, asked of the emulator itself. */
   count(projectId: string, kind: string): Promise<number>;
 }
@@ -97,39 +84,18 @@ export async function startDatastoreEmulator(
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const port = options.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
-  let current: GroupProcess | undefined;
-
-  const launch = async () => {
-    const emulator = spawnGroup(launcher, [
-      'start',
-      '--testing',
-      '--host=127.0.0.1',
-      `--port=${port}`,
-    ]);
-    current = emulator;
-    await waitUntil('The Datastore emulator', () => healthy(host), emulator, timeoutMs);
-  };
-  const stop = async () => {
-    await current?.kill();
-    current = undefined;
-    // The JVM may close its socket a moment after its launcher is gone.
-    const deadline = Date.now() + 5000;
-    while ((await isListening(port)) && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  };
-
-  await launch();
+  const server = await startRestartable({
+    name: 'The Datastore emulator',
+    command: launcher,
+    args: ['start', '--testing', '--host=127.0.0.1', `--port=${port}`],
+    port,
+    ready: () => healthy(host),
+    timeoutMs,
+  });
   return {
+    ...server,
     host,
     port,
-    stop,
-    async restart() {
-      await stop();
-      await launch();
-    },
-    pause: () => current?.pause(),
-    resume: () => current?.resume(),
     count: (projectId, kind) => countEntities(host, projectId, kind),
   };
 }

@@ -5,7 +5,14 @@ export {
   type DatastoreEmulator,
   type DatastoreEmulatorOptions,
 } from './datastore-emulator.js';
-export { freePort, isListening, spawnGroup, type GroupProcess } from './process-group.js';
+export {
+  freePort,
+  isListening,
+  spawnGroup,
+  startRestartable,
+  type GroupProcess,
+  type Restartable,
+} from './process-group.js';
 export { get, listItems, listen, type Response } from './http-client.js';
 export {
   RedisUnavailableError,

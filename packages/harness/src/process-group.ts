@@ -126,3 +126,54 @@ export async function waitUntil(
   await process.kill();
   throw new Error(`${what} was not ready after ${timeoutMs} ms:\n${process.output()}`);
 }
+
+/** A server on a fixed port that tests can stop, start again, freeze and thaw. */
+export interface Restartable {
+  /** Kills its group; resolves once its port is closed. */
+  stop(): Promise<void>;
+  /** Starts it again, on the same port, after `stop()`. */
+  restart(): Promise<void>;
+  /** Freezes it (SIGSTOP): connections are accepted but nothing answers. */
+  pause(): void;
+  resume(): void;
+}
+
+export interface RestartableOptions {
+  name: string;
+  command: string;
+  args: string[];
+  port: number;
+  /** True once it serves; `isListening(port)` when that is enough. */
+  ready?: () => Promise<boolean>;
+  timeoutMs: number;
+}
+
+/** Starts a server in its own process group and waits until it is ready. */
+export async function startRestartable(options: RestartableOptions): Promise<Restartable> {
+  const { name, command, args, port, timeoutMs } = options;
+  const ready = options.ready ?? (() => isListening(port));
+  let current: GroupProcess | undefined;
+  const launch = async () => {
+    current = spawnGroup(command, args);
+    await waitUntil(name, ready, current, timeoutMs);
+  };
+  const stop = async () => {
+    await current?.kill();
+    current = undefined;
+    // A child of the group (the emulator's JVM) may close its socket a moment later.
+    const deadline = Date.now() + 5000;
+    while ((await isListening(port)) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  await launch();
+  return {
+    stop,
+    async restart() {
+      await stop();
+      await launch();
+    },
+    pause: () => current?.pause(),
+    resume: () => current?.resume(),
+  };
+}

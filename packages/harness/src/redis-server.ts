@@ -2,13 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  freePort,
-  isListening,
-  spawnGroup,
-  waitUntil,
-  type GroupProcess,
-} from './process-group.js';
+import { freePort, startRestartable, type Restartable } from './process-group.js';
 
 /** Why no `redis-server` can run here, with what to install. */
 export class RedisUnavailableError extends Error {
@@ -24,7 +18,7 @@ export interface RedisServerOptions {
 }
 
 /** A `redis-server` of our own on loopback: no persistence, in its own process group. */
-export interface RedisServer {
+export interface RedisServer extends Restartable {
   readonly host: string;
   readonly port: number;
   readonly password?: string;
@@ -32,12 +26,6 @@ export interface RedisServer {
   readonly caFile?: string;
   /** REDIS_HOST, REDIS_PORT and, where set, REDIS_PASSWORD and REDIS_TLS_CA. */
   readonly env: Record<string, string>;
-  stop(): Promise<void>;
-  /** Starts an empty one on the same port (after `stop()`). */
-  restart(): Promise<void>;
-  /** Freezes it (SIGSTOP): connections stay open but nothing answers. */
-  pause(): void;
-  resume(): void;
 }
 
 export function findRedisServer(): string {
@@ -83,17 +71,13 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     args.push('--port', String(port));
   }
 
-  let current: GroupProcess | undefined;
-  const launch = async () => {
-    const server = spawnGroup(command, args);
-    current = server;
-    await waitUntil('redis-server', () => isListening(port), server, 20_000);
-  };
-  const stop = async () => {
-    await current?.kill();
-    current = undefined;
-  };
-  await launch();
+  const server = await startRestartable({
+    name: 'redis-server',
+    command,
+    args,
+    port,
+    timeoutMs: 20_000,
+  });
 
   const env: Record<string, string> = { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(port) };
   if (options.password) env.REDIS_PASSWORD = options.password;
@@ -104,13 +88,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     ...(options.password && { password: options.password }),
     ...(caFile && { caFile }),
     env,
-    stop,
-    async restart() {
-      await stop();
-      await launch();
-    },
-    pause: () => current?.pause(),
-    resume: () => current?.resume(),
+    ...server,
   };
 }
 

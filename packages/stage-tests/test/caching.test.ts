@@ -1,45 +1,19 @@
 // The lesson of Modules 12 and 13: a returning visitor is served from the cache, with no
 // new Visit and no Datastore query, for an hour; a new visitor refreshes it.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
+import { describe, test } from 'node:test';
 import NodeCache from 'node-cache';
-import {
-  get,
-  startDatastoreEmulator,
-  startRedisServer,
-  type DatastoreEmulator,
-} from '@visitme/harness';
-import { CACHED_STAGES, STAGES, startStage, untilServing, type Services } from './stages.js';
+import { get } from '@visitme/harness';
+import { CACHED_STAGES, STAGES, startStage, untilServing, useServices } from './stages.js';
 
 const HOUR = 3600;
-let services: Services;
-let outage: DatastoreEmulator;
-let redisAdmin: Redis;
-
-before(async () => {
-  process.env.METADATA_SERVER_DETECTION = 'none';
-  const [emulator, redis, second] = await Promise.all([
-    startDatastoreEmulator(),
-    startRedisServer(),
-    startDatastoreEmulator(),
-  ]);
-  services = { emulator, redis };
-  outage = second;
-  redisAdmin = new Redis({ host: redis.host, port: redis.port });
-});
-after(async () => {
-  redisAdmin.disconnect();
-  await Promise.all([services.emulator.stop(), services.redis?.stop(), outage.stop()]);
-});
-// Module 13's key is the same in every test: start each from an empty Redis.
-beforeEach(() => redisAdmin.flushall());
+const file = useServices();
 
 const as = (userAgent: string) => ({ 'user-agent': userAgent });
 
 describe('mod1-baseline', () => {
   test('has no cache: every GET / stores a Visit, even from the same visitor', async () => {
-    const app = await startStage('mod1-baseline', services);
+    const app = await startStage('mod1-baseline', file.services);
     try {
       for (let n = 1; n <= 3; n++) {
         assert.equal((await get(app.url + '/', as('same browser'))).status, 200);
@@ -54,7 +28,7 @@ describe('mod1-baseline', () => {
 for (const stage of CACHED_STAGES) {
   describe(stage, () => {
     test('one visitor, many requests: one Visit; a second visitor: one more', async () => {
-      const app = await startStage(stage, services);
+      const app = await startStage(stage, file.services);
       try {
         const first = await get(app.url + '/', as('alice'));
         assert.match(String(first.headers['server-timing']), /^datastore;/);
@@ -77,7 +51,7 @@ for (const stage of CACHED_STAGES) {
     });
 
     test('a hit renders byte for byte what the miss before it rendered', async () => {
-      const app = await startStage(stage, services);
+      const app = await startStage(stage, file.services);
       try {
         await get(app.url + '/', as('someone earlier'));
         const miss = await get(app.url + '/', as('carol <b>&</b>'));
@@ -92,19 +66,19 @@ for (const stage of CACHED_STAGES) {
     });
 
     test('a returning visitor is served from the cache even while Datastore is down', async () => {
-      const app = await startStage(stage, { ...services, emulator: outage });
+      const app = await startStage(stage, { ...file.services, emulator: file.outage });
       try {
         await untilServing(app.url + '/'); // the emulator may just have come back
         const before = await get(app.url + '/', as('dave'));
         assert.equal(before.status, 200);
-        await outage.stop();
+        await file.outage.stop();
         try {
           const during = await get(app.url + '/', as('dave'));
           assert.equal(during.status, 200);
           assert.equal(during.body, before.body);
           assert.equal((await get(app.url + '/', as('erin'))).status, 503, 'a new visitor');
         } finally {
-          await outage.restart();
+          await file.outage.restart();
         }
       } finally {
         await app.close();
@@ -116,7 +90,7 @@ for (const stage of CACHED_STAGES) {
 describe('mod12-memcache', () => {
   test('caches for an hour, and an expired list is a miss', async () => {
     const cache = new NodeCache();
-    const app = await startStage('mod12-memcache', services, { nodeCache: cache });
+    const app = await startStage('mod12-memcache', file.services, { nodeCache: cache });
     try {
       const before = Date.now();
       await get(app.url + '/', as('frank'));
@@ -135,8 +109,10 @@ describe('mod12-memcache', () => {
   });
 
   test('two instances do not share their caches: each stores the same visitor', async () => {
-    const first = await startStage('mod12-memcache', services);
-    const second = await startStage('mod12-memcache', services, { projectId: first.projectId });
+    const first = await startStage('mod12-memcache', file.services);
+    const second = await startStage('mod12-memcache', file.services, {
+      projectId: first.projectId,
+    });
     try {
       await get(first.url + '/', as('grace'));
       const fromSecond = await get(second.url + '/', as('grace'));
@@ -150,17 +126,17 @@ describe('mod12-memcache', () => {
 
 describe('mod13-redis', () => {
   test('caches under "visits" as JSON for an hour (SET visits … EX 3600)', async () => {
-    const app = await startStage('mod13-redis', services);
+    const app = await startStage('mod13-redis', file.services);
     try {
       const page = await get(app.url + '/', as('heidi'));
-      const ttl = await redisAdmin.ttl('visits');
+      const ttl = await file.redisAdmin.ttl('visits');
       assert.ok(ttl > HOUR - 5 && ttl <= HOUR, `TTL ${ttl}`);
-      const cached = JSON.parse((await redisAdmin.get('visits')) ?? 'null');
+      const cached = JSON.parse((await file.redisAdmin.get('visits')) ?? 'null');
       assert.equal(cached.length, 1);
       assert.match(cached[0].visitor, /: heidi$/);
       assert.ok(page.body.includes(cached[0].visitor.replace(/^.*: /, '')));
 
-      await redisAdmin.pexpire('visits', 1); // the hour is over
+      await file.redisAdmin.pexpire('visits', 1); // the hour is over
       await new Promise((resolve) => setTimeout(resolve, 20));
       const afterExpiry = await get(app.url + '/', as('heidi'));
       assert.match(String(afterExpiry.headers['server-timing']), /^datastore;/);
@@ -171,8 +147,8 @@ describe('mod13-redis', () => {
   });
 
   test('two instances share one Redis: the second stores nothing for the same visitor', async () => {
-    const first = await startStage('mod13-redis', services);
-    const second = await startStage('mod13-redis', services, { projectId: first.projectId });
+    const first = await startStage('mod13-redis', file.services);
+    const second = await startStage('mod13-redis', file.services, { projectId: first.projectId });
     try {
       const fromFirst = await get(first.url + '/', as('ivan'));
       const fromSecond = await get(second.url + '/', as('ivan'));

@@ -2,38 +2,11 @@
 // address, unknown paths, and a Datastore that is down or hangs. Every request here comes
 // from a new visitor, so the cached stages miss and reach Datastore too.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
-import { Redis } from 'ioredis';
-import {
-  get,
-  listItems,
-  startDatastoreEmulator,
-  startRedisServer,
-  type DatastoreEmulator,
-} from '@visitme/harness';
-import { CTIME, LOOPBACK, STAGES, startStage, untilServing, type Services } from './stages.js';
+import { describe, test } from 'node:test';
+import { get, listItems } from '@visitme/harness';
+import { CTIME, LOOPBACK, STAGES, startStage, untilServing, useServices } from './stages.js';
 
-let services: Services;
-let outage: DatastoreEmulator; // the one tests stop and freeze
-let redisAdmin: Redis;
-
-before(async () => {
-  process.env.METADATA_SERVER_DETECTION = 'none'; // not on Google Cloud: do not probe for it
-  const [emulator, redis, second] = await Promise.all([
-    startDatastoreEmulator(),
-    startRedisServer(),
-    startDatastoreEmulator(),
-  ]);
-  services = { emulator, redis };
-  outage = second;
-  redisAdmin = new Redis({ host: redis.host, port: redis.port });
-});
-// Module 13's key is the same in every test: start each from an empty Redis.
-beforeEach(() => redisAdmin.flushall());
-after(async () => {
-  redisAdmin.disconnect();
-  await Promise.all([services.emulator.stop(), services.redis?.stop(), outage.stop()]);
-});
+const file = useServices();
 
 /** `{ timestamp, visitor }` of each list item; the visitor still HTML-escaped. */
 function visitsOnPage(html: string) {
@@ -49,7 +22,7 @@ function visitsOnPage(html: string) {
 for (const stage of STAGES) {
   describe(stage, () => {
     test('the page is the original one: the 10 newest visits, newest first', async () => {
-      const app = await startStage(stage, services);
+      const app = await startStage(stage, file.services);
       try {
         const startedAt = Math.floor(Date.now() / 1000) * 1000;
         let response;
@@ -81,7 +54,7 @@ for (const stage of STAGES) {
     });
 
     test('a User-Agent holding HTML comes back escaped, never as markup', async () => {
-      const app = await startStage(stage, services);
+      const app = await startStage(stage, file.services);
       try {
         const hostile = `<script>alert("x")</script><img src=x onerror='y'>&amp;`;
         const response = await get(app.url + '/', { 'user-agent': hostile });
@@ -99,7 +72,7 @@ for (const stage of STAGES) {
     });
 
     test('a 3,000-byte User-Agent is stored and shown whole', async () => {
-      const app = await startStage(stage, services);
+      const app = await startStage(stage, file.services);
       try {
         const long = 'Mozilla/5.0 '.padEnd(3000, 'x');
         const response = await get(app.url + '/', { 'user-agent': long });
@@ -113,7 +86,7 @@ for (const stage of STAGES) {
     });
 
     test('a request without a User-Agent is stored with an empty one', async () => {
-      const app = await startStage(stage, services);
+      const app = await startStage(stage, file.services);
       try {
         const response = await get(app.url + '/');
         assert.equal(response.status, 200);
@@ -126,7 +99,7 @@ for (const stage of STAGES) {
     });
 
     test('off App Engine a forged X-Forwarded-For does not change the visitor', async () => {
-      const app = await startStage(stage, services);
+      const app = await startStage(stage, file.services);
       try {
         const response = await get(app.url + '/', {
           'user-agent': 'forger',
@@ -141,7 +114,7 @@ for (const stage of STAGES) {
 
     test("on App Engine the visitor is the address App Engine's front end saw", async () => {
       process.env.GAE_ENV = 'standard';
-      const app = await startStage(stage, services).finally(() => delete process.env.GAE_ENV);
+      const app = await startStage(stage, file.services).finally(() => delete process.env.GAE_ENV);
       try {
         // The client forged the first entry; the front end appended the address it saw,
         // and the instance's link-local proxy its own.
@@ -157,7 +130,7 @@ for (const stage of STAGES) {
     });
 
     test('an unknown path is a 404 and stores nothing', async () => {
-      const app = await startStage(stage, services);
+      const app = await startStage(stage, file.services);
       try {
         for (const path of ['/nope', '/index.html', '/visits?x=1', '/%E0%A4%A', '/..%2f..%2fetc']) {
           const response = await get(app.url + path);
@@ -171,7 +144,7 @@ for (const stage of STAGES) {
     });
 
     test('Server-Timing says the request went to Datastore', async () => {
-      const app = await startStage(stage, services);
+      const app = await startStage(stage, file.services);
       try {
         const response = await get(app.url + '/', { 'user-agent': 'curious' });
         assert.match(
@@ -184,10 +157,10 @@ for (const stage of STAGES) {
     });
 
     test('Datastore stopped: 503 with a short message, then 200 once it is back', async () => {
-      const app = await startStage(stage, { ...services, emulator: outage });
+      const app = await startStage(stage, { ...file.services, emulator: file.outage });
       try {
         await untilServing(app.url + '/'); // the emulator may just have come back
-        await outage.stop();
+        await file.outage.stop();
 
         const startedAt = Date.now();
         const response = await get(app.url + '/', { 'user-agent': 'during' });
@@ -198,7 +171,7 @@ for (const stage of STAGES) {
         assert.match(response.body, /^VisitMe cannot reach its database right now\./);
         assert.doesNotMatch(response.body, /Error|at .*\.js/);
 
-        await outage.restart();
+        await file.outage.restart();
         await untilServing(app.url + '/'); // without a restart of the app
       } finally {
         await app.close();
@@ -206,19 +179,19 @@ for (const stage of STAGES) {
     });
 
     test('Datastore hung: a 503 at the deadline instead of a hung request', async () => {
-      const app = await startStage(stage, { ...services, emulator: outage });
+      const app = await startStage(stage, { ...file.services, emulator: file.outage });
       try {
         await untilServing(app.url + '/');
-        outage.pause();
+        file.outage.pause();
         const startedAt = Date.now();
         const response = await get(app.url + '/', { 'user-agent': 'during' }).finally(() =>
-          outage.resume(),
+          file.outage.resume(),
         );
         assert.equal(response.status, 503);
         assert.ok(Date.now() - startedAt < 20_000, 'answers within the Datastore deadline');
         assert.equal((await get(app.url + '/', { 'user-agent': 'after' })).status, 200);
       } finally {
-        outage.resume();
+        file.outage.resume();
         await app.close();
       }
     });

@@ -1,58 +1,17 @@
 // Module 13's second server can fail. The cache fails open: whatever Redis does, every
 // request gets its page (from Datastore), soon, and caching resumes by itself.
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, test } from 'node:test';
+import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import {
-  freePort,
-  get,
-  startDatastoreEmulator,
-  startRedisServer,
-  type RedisServer,
-} from '@visitme/harness';
+import { freePort, get, startRedisServer } from '@visitme/harness';
 import { redisFromEnv } from 'mod13-redis/cache';
-import { startStage, type Services } from './stages.js';
+import { startStage, useServices } from './stages.js';
 
 // Not a speed check: how long a page may wait on a broken Redis before it is served
 // anyway. Module 13 gives each Redis command 250 ms; this is the hang it must never be.
 const BOUNDED_MS = 3000;
 
-let services: Services & { redis: RedisServer };
-let redisAdmin: Redis;
-
-before(async () => {
-  process.env.METADATA_SERVER_DETECTION = 'none';
-  const [emulator, redis] = await Promise.all([startDatastoreEmulator(), startRedisServer()]);
-  services = { emulator, redis };
-  redisAdmin = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
-});
-after(async () => {
-  redisAdmin.disconnect();
-  await Promise.all([services.emulator.stop(), services.redis.stop()]);
-});
-beforeEach(async () => {
-  services.redis.resume();
-  if (!(await isUp(services.redis))) await services.redis.restart();
-  await redisAdmin.flushall();
-});
-
-async function isUp(redis: RedisServer) {
-  const probe = new Redis({
-    host: redis.host,
-    port: redis.port,
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-  });
-  try {
-    await probe.connect();
-    return (await probe.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    probe.disconnect();
-  }
-}
+const file = useServices();
 
 const as = (userAgent: string) => ({ 'user-agent': userAgent });
 const hit = 'cache;desc=hit';
@@ -95,11 +54,11 @@ async function untilHit(url: string, userAgent: string, timeoutMs = 15_000) {
 }
 
 test('Redis stopped: every request is still a 200 from Datastore, soon; then it comes back', async () => {
-  const app = await startStage('mod13-redis', services);
+  const app = await startStage('mod13-redis', file.services);
   try {
     await get(app.url + '/', as('judy'));
     const logs = await logsDuring(async () => {
-      await services.redis.stop();
+      await file.services.redis.stop();
       for (let n = 0; n < 5; n++) {
         const startedAt = Date.now();
         const response = await get(app.url + '/', as('judy'));
@@ -109,7 +68,7 @@ test('Redis stopped: every request is still a 200 from Datastore, soon; then it 
       }
       assert.equal(await app.visitCount(), 6, 'with no cache, every request stores its visit');
 
-      await services.redis.restart();
+      await file.services.redis.restart();
       await untilHit(app.url + '/', 'judy');
     });
     const failing = logs.filter(({ message }) => message.startsWith('Redis is failing'));
@@ -123,27 +82,27 @@ test('Redis stopped: every request is still a 200 from Datastore, soon; then it 
 });
 
 test('Redis hung (process frozen): still 200s, each within a bounded delay', async () => {
-  const app = await startStage('mod13-redis', services);
+  const app = await startStage('mod13-redis', file.services);
   try {
     await get(app.url + '/', as('ken'));
-    services.redis.pause();
+    file.services.redis.pause();
     for (let n = 0; n < 3; n++) {
       const startedAt = Date.now();
       const response = await get(app.url + '/', as('ken'));
       assert.equal(response.status, 200);
       assert.ok(Date.now() - startedAt < BOUNDED_MS, `${Date.now() - startedAt} ms`);
     }
-    services.redis.resume();
+    file.services.redis.resume();
     await untilHit(app.url + '/', 'ken');
   } finally {
-    services.redis.resume();
+    file.services.redis.resume();
     await app.close();
   }
 });
 
 test('Redis busy (DEBUG SLEEP): the page does not wait for it', async () => {
-  const app = await startStage('mod13-redis', services);
-  const sleeper = new Redis({ host: services.redis.host, port: services.redis.port });
+  const app = await startStage('mod13-redis', file.services);
+  const sleeper = new Redis({ host: file.services.redis.host, port: file.services.redis.port });
   try {
     await get(app.url + '/', as('lena'));
     const sleeping = sleeper.call('DEBUG', 'SLEEP', '2');
@@ -167,13 +126,13 @@ for (const [what, garbage] of [
   ['visits without a visitor', JSON.stringify([{ timestamp: new Date().toISOString() }])],
 ]) {
   test(`something else under "visits" (${what}) is a miss, and is overwritten`, async () => {
-    const app = await startStage('mod13-redis', services);
+    const app = await startStage('mod13-redis', file.services);
     try {
-      await redisAdmin.set('visits', garbage!, 'EX', 3600);
+      await file.redisAdmin.set('visits', garbage!, 'EX', 3600);
       const response = await get(app.url + '/', as('mallory'));
       assert.equal(response.status, 200);
       assert.match(String(response.headers['server-timing']), /^datastore;/);
-      const cached = JSON.parse((await redisAdmin.get('visits')) ?? 'null');
+      const cached = JSON.parse((await file.redisAdmin.get('visits')) ?? 'null');
       assert.match(cached[0].visitor, /: mallory$/);
       assert.equal((await get(app.url + '/', as('mallory'))).headers['server-timing'], hit);
     } finally {
@@ -183,11 +142,11 @@ for (const [what, garbage] of [
 }
 
 test('a wrong type under "visits" (a Redis list) is a miss too, and is overwritten', async () => {
-  const app = await startStage('mod13-redis', services);
+  const app = await startStage('mod13-redis', file.services);
   try {
-    await redisAdmin.rpush('visits', 'a', 'b');
+    await file.redisAdmin.rpush('visits', 'a', 'b');
     assert.equal((await get(app.url + '/', as('nina'))).status, 200);
-    assert.equal(await redisAdmin.type('visits'), 'string');
+    assert.equal(await file.redisAdmin.type('visits'), 'string');
     assert.equal((await get(app.url + '/', as('nina'))).headers['server-timing'], hit);
   } finally {
     await app.close();
@@ -197,7 +156,7 @@ test('a wrong type under "visits" (a Redis list) is a miss too, and is overwritt
 test('AUTH: with REDIS_PASSWORD the cache works; without it, pages are still served', async () => {
   const secured = await startRedisServer({ password: 'memorystore-auth-string' });
   try {
-    const app = await startStage('mod13-redis', services, { redisEnv: secured.env });
+    const app = await startStage('mod13-redis', file.services, { redisEnv: secured.env });
     try {
       await get(app.url + '/', as('oscar'));
       assert.equal((await get(app.url + '/', as('oscar'))).headers['server-timing'], hit);
@@ -205,7 +164,7 @@ test('AUTH: with REDIS_PASSWORD the cache works; without it, pages are still ser
       await app.close();
     }
     const { REDIS_PASSWORD: _, ...withoutPassword } = secured.env;
-    const locked = await startStage('mod13-redis', services, { redisEnv: withoutPassword });
+    const locked = await startStage('mod13-redis', file.services, { redisEnv: withoutPassword });
     try {
       for (let n = 0; n < 2; n++) {
         const response = await get(locked.url + '/', as('peggy'));
@@ -224,7 +183,7 @@ test('TLS: with REDIS_TLS_CA (in-transit encryption) the cache works', async () 
   const encrypted = await startRedisServer({ tls: true, password: 'auth-and-tls' });
   try {
     assert.ok(encrypted.env.REDIS_TLS_CA);
-    const app = await startStage('mod13-redis', services, { redisEnv: encrypted.env });
+    const app = await startStage('mod13-redis', file.services, { redisEnv: encrypted.env });
     try {
       await get(app.url + '/', as('quinn'));
       assert.equal((await get(app.url + '/', as('quinn'))).headers['server-timing'], hit);
@@ -233,7 +192,7 @@ test('TLS: with REDIS_TLS_CA (in-transit encryption) the cache works', async () 
     }
     // Plain text to a TLS-only port: no cache, but the page is served.
     const { REDIS_TLS_CA: _, ...plain } = encrypted.env;
-    const confused = await startStage('mod13-redis', services, { redisEnv: plain });
+    const confused = await startStage('mod13-redis', file.services, { redisEnv: plain });
     try {
       assert.equal((await get(confused.url + '/', as('rupert'))).status, 200);
     } finally {
@@ -245,7 +204,7 @@ test('TLS: with REDIS_TLS_CA (in-transit encryption) the cache works', async () 
 });
 
 test('a Redis that was never there: pages are served from the first request on', async () => {
-  const app = await startStage('mod13-redis', services, {
+  const app = await startStage('mod13-redis', file.services, {
     redisEnv: { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(await freePort()) },
   });
   try {

@@ -1,10 +1,18 @@
 // What the tests need to start any stage the same way: each on its own Datastore
 // project (so tests never see each other's visits), Module 13 on a given Redis.
 import { randomUUID } from 'node:crypto';
+import { after, before, beforeEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import type NodeCache from 'node-cache';
-import { get, listen, type DatastoreEmulator, type RedisServer } from '@visitme/harness';
+import {
+  get,
+  listen,
+  startDatastoreEmulator,
+  startRedisServer,
+  type DatastoreEmulator,
+  type RedisServer,
+} from '@visitme/harness';
 import { datastoreClient, datastoreVisits } from '@visitme/shared';
 import { createApp as createMod1 } from 'mod1-baseline';
 import { createApp as createMod12 } from 'mod12-memcache';
@@ -18,6 +26,50 @@ export const CACHED_STAGES = ['mod12-memcache', 'mod13-redis'] as const;
 export interface Services {
   emulator: DatastoreEmulator;
   redis?: RedisServer;
+}
+
+export interface FileServices {
+  services: Services & { redis: RedisServer };
+  /** A second emulator, for the tests that stop or freeze Datastore. */
+  outage: DatastoreEmulator;
+  /** A plain client to look into, or tamper with, the test Redis. */
+  redisAdmin: Redis;
+}
+
+/**
+ * The real servers a test file uses, started once for the file and stopped after it, pass
+ * or fail. Redis is emptied before each test: Module 13's key is the same in every test.
+ */
+export function useServices(): FileServices {
+  const file = {} as FileServices;
+  before(async () => {
+    process.env.METADATA_SERVER_DETECTION = 'none'; // not on Google Cloud: do not probe for it
+    const [emulator, redis, outage] = await Promise.all([
+      startDatastoreEmulator(),
+      startRedisServer(),
+      startDatastoreEmulator(),
+    ]);
+    Object.assign(file, {
+      services: { emulator, redis },
+      outage,
+      redisAdmin: new Redis({ host: redis.host, port: redis.port }),
+    });
+  });
+  beforeEach(async () => {
+    // A test that broke Redis may have failed before mending it.
+    file.services.redis.resume();
+    if (!(await answers(file.services.redis))) await file.services.redis.restart();
+    await file.redisAdmin.flushall();
+  });
+  after(async () => {
+    file.redisAdmin?.disconnect();
+    await Promise.all([
+      file.services?.emulator.stop(),
+      file.services?.redis.stop(),
+      file.outage?.stop(),
+    ]);
+  });
+  return file;
 }
 
 export interface StageOptions {
@@ -84,6 +136,24 @@ export async function startStage(
 /** The path of a stage's built server entry (what `npm start` runs in its folder). */
 export function serverEntry(stage: StageName): string {
   return fileURLToPath(import.meta.resolve(`${stage}/server`));
+}
+
+async function answers(redis: RedisServer): Promise<boolean> {
+  const probe = new Redis({
+    host: redis.host,
+    port: redis.port,
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+  });
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
 }
 
 /** GETs as ever-new visitors until the page is served (after Datastore came back). */
