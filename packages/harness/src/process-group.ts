@@ -44,6 +44,7 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
 
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
+  cwd?: string;
   /** Called with everything it prints, as it prints it. */
   onOutput?: (chunk: Buffer) => void;
 }
@@ -51,9 +52,14 @@ export interface SpawnOptions {
 export function spawnGroup(
   command: string,
   args: string[],
-  { env = process.env, onOutput }: SpawnOptions = {},
+  { env = process.env, cwd, onOutput }: SpawnOptions = {},
 ): GroupProcess {
-  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(command, args, {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+    ...(cwd && { cwd }),
+  });
   let recent = '';
   const keep = (chunk: Buffer) => {
     recent = (recent + chunk.toString()).slice(-8000);

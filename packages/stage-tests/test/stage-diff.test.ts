@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { structuredPatch } from 'diff';
 
 const MODULES = fileURLToPath(new URL('../../../../modules/', import.meta.url));
-const NOT_SOURCE = new Set(['dist', 'node_modules', '.turbo']);
+const NOT_SOURCE = new Set(['dist', 'node_modules', '.turbo', '.deploy']);
 
 /** Every file of a stage folder that a learner diffs (build output left out). */
 function stageFiles(stage: string): Map<string, string> {
