@@ -1,3 +1,4 @@
+// [START imports]
 import express from 'express';
 import {
   ctime,
@@ -9,6 +10,7 @@ import {
   visitsFromEnv,
   type VisitStore,
 } from '@visitme/shared';
+// [END imports]
 
 export interface AppOptions {
   /** Where visits are kept: Cloud Datastore unless told otherwise. */
@@ -25,12 +27,14 @@ export function createApp({ store = visitsFromEnv() }: AppOptions = {}) {
   app.locals.ctime = ctime;
   app.use(serverTiming);
 
+  // [START root]
   app.get('/', async function root(req, res) {
     // main application (GET) handler
     await storeVisit(req.ip ?? '', req.get('user-agent') ?? '');
     const visits = await fetchVisits(10);
     res.render('index', { visits });
   });
+  // [END root]
 
   app.use(notFound);
   app.use(handleErrors);

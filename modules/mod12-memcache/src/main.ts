@@ -1,3 +1,4 @@
+// [START imports]
 import express from 'express';
 import NodeCache from 'node-cache';
 import {
@@ -13,6 +14,7 @@ import {
 } from '@visitme/shared';
 
 const HOUR = 3600;
+// [END imports]
 
 export interface AppOptions {
   /** Where visits are kept: Cloud Datastore unless told otherwise. */
@@ -35,6 +37,7 @@ export function createApp({
   app.locals.ctime = ctime;
   app.use(serverTiming);
 
+  // [START root]
   app.get('/', async function root(req, res) {
     // check for (hour-)cached visits
     const [ipAddr, usrAgt] = [req.ip ?? '', req.get('user-agent') ?? ''];
@@ -50,6 +53,7 @@ export function createApp({
 
     res.render('index', { visits });
   });
+  // [END root]
 
   app.use(notFound);
   app.use(handleErrors);

@@ -5,6 +5,7 @@ import { log, type Visit } from '@visitme/shared';
 /** The longest a page waits on a slow or hung Redis before it is served from Datastore. */
 const COMMAND_TIMEOUT_MS = 250;
 
+// [START redis_client]
 /**
  * The client for Redis or Cloud Memorystore for Redis, configured like the original
  * Module 13 (`REDIS_HOST`, `REDIS_PORT`) plus Memorystore's optional AUTH string
@@ -31,6 +32,7 @@ export function redisFromEnv(env = process.env): Redis {
   };
   return new Redis(options);
 }
+// [END redis_client]
 
 /**
  * `visits` cached in Redis as JSON, failing open: when Redis is down, hangs or holds

@@ -1,3 +1,4 @@
+// [START imports]
 import express from 'express';
 import type { Redis } from 'ioredis';
 import {
@@ -13,6 +14,7 @@ import {
 import { redisFromEnv, visitsCache } from './cache.js';
 
 const HOUR = 3600;
+// [END imports]
 
 export interface AppOptions {
   /** Where visits are kept: Cloud Datastore unless told otherwise. */
@@ -32,6 +34,7 @@ export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: A
   app.locals.ctime = ctime;
   app.use(serverTiming);
 
+  // [START root]
   app.get('/', async function root(req, res) {
     // check for (hour-)cached visits
     const [ipAddr, usrAgt] = [req.ip ?? '', req.get('user-agent') ?? ''];
@@ -47,6 +50,7 @@ export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: A
 
     res.render('index', { visits });
   });
+  // [END root]
 
   app.use(notFound);
   app.use(handleErrors);

@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+// npm run diff [-- [--stat] [FROM TO]]: the lesson between two stages; with no stages, between
+// each stage and the next. Coloured on a terminal, plain otherwise.
+import { parseArgs, styleText } from 'node:util';
+import { resolveStage, stageDiff, stages, type FileChange } from './stage-diff.js';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: { stat: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+});
+const all = stages();
+if (values.help || (positionals.length !== 0 && positionals.length !== 2)) {
+  process.stdout.write(
+    `usage: npm run diff [-- [--stat] [FROM TO]]   stages: ${all.join(', ')} (or mod1, 12, …)\n`,
+  );
+  process.exit(values.help ? 0 : 2);
+}
+
+const colour = process.stdout.isTTY && !process.env.NO_COLOR;
+const paint = (style: Parameters<typeof styleText>[0], text: string) =>
+  colour ? styleText(style, text) : text;
+
+let pairs: Array<[string, string]>;
+try {
+  pairs =
+    positionals.length === 2
+      ? [[resolveStage(positionals[0]!, all), resolveStage(positionals[1]!, all)]]
+      : all.slice(1).map((stage, index) => [all[index]!, stage]);
+} catch (error) {
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(2);
+}
+
+for (const [from, to] of pairs) {
+  const changes = stageDiff(from, to);
+  process.stdout.write(paint('bold', `\n### ${from} → ${to}\n\n`));
+  process.stdout.write(
+    values.stat ? stat(changes) : changes.map(({ patch }) => coloured(patch)).join('\n'),
+  );
+}
+
+function coloured(patch: string): string {
+  return patch
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('+++') || line.startsWith('---') || line.startsWith('Index:'))
+        return paint('bold', line);
+      if (line.startsWith('@@')) return paint('cyan', line);
+      if (line.startsWith('+')) return paint('green', line);
+      if (line.startsWith('-')) return paint('red', line);
+      return line;
+    })
+    .join('\n');
+}
+
+function stat(changes: FileChange[]): string {
+  const width = Math.max(...changes.map(({ path }) => path.length));
+  // Like git's: one mark a line, scaled down so the longest bar is 50 marks.
+  const scale = Math.min(1, 50 / Math.max(...changes.map((c) => c.added + c.removed)));
+  const bar = (n: number) => Math.max(n > 0 ? 1 : 0, Math.round(n * scale));
+  const lines = changes.map(
+    ({ path, added, removed }) =>
+      ` ${path.padEnd(width)} | ${String(added + removed).padStart(3)} ` +
+      paint('green', '+'.repeat(bar(added))) +
+      paint('red', '-'.repeat(bar(removed))),
+  );
+  const added = changes.reduce((sum, change) => sum + change.added, 0);
+  const removed = changes.reduce((sum, change) => sum + change.removed, 0);
+  return `${lines.join('\n')}\n ${changes.length} files changed, ${added} insertions(+), ${removed} deletions(-)\n`;
+}

@@ -1,0 +1,90 @@
+// What a learner sees between two stage folders: the lesson, and nothing that is not the
+// lesson (build output, lockfiles, each folder's workspace name, the READMEs).
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTwoFilesPatch, structuredPatch } from 'diff';
+
+export const MODULES_DIR = fileURLToPath(new URL('../../../../modules/', import.meta.url));
+
+const NOT_THE_LESSON_DIRS = new Set(['dist', 'node_modules', '.turbo', '.deploy']);
+const NOT_THE_LESSON_FILES = new Set(['README.md', 'package-lock.json']);
+
+/** The stage folders in stage order (mod1, mod12, mod13: by number, not by name). */
+export function stages(modulesDir = MODULES_DIR): string[] {
+  return readdirSync(modulesDir, { withFileTypes: true })
+    .filter(
+      (entry) => entry.isDirectory() && existsSync(join(modulesDir, entry.name, 'package.json')),
+    )
+    .map((entry) => entry.name)
+    .sort((a, b) => stageNumber(a) - stageNumber(b));
+}
+
+function stageNumber(name: string): number {
+  return Number(/^mod(\d+)/.exec(name)?.[1] ?? Number.MAX_SAFE_INTEGER);
+}
+
+/** `mod12` or `12` or `mod12-memcache` → `mod12-memcache`. */
+export function resolveStage(name: string, known = stages()): string {
+  const wanted = /^\d+$/.test(name) ? `mod${name}` : name;
+  const match = known.find((stage) => stage === wanted || stage.split('-')[0] === wanted);
+  if (!match) throw new Error(`No stage "${name}". There are: ${known.join(', ')}`);
+  return match;
+}
+
+/** The files a learner diffs, by path within the stage folder, as they compare them. */
+export function lessonFiles(stage: string, modulesDir = MODULES_DIR): Map<string, string> {
+  const root = join(modulesDir, stage);
+  const files = new Map<string, string>();
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (!NOT_THE_LESSON_DIRS.has(entry.name)) walk(path);
+      } else if (!NOT_THE_LESSON_FILES.has(entry.name)) {
+        const text = readFileSync(path, 'utf8');
+        const name = relative(root, path);
+        // Each folder names its own workspace: that line differs between any two stages.
+        files.set(name, name === 'package.json' ? text.replace(/^ {2}"name": ".*",\n/m, '') : text);
+      }
+    }
+  };
+  walk(root);
+  return files;
+}
+
+export interface FileChange {
+  path: string;
+  added: number;
+  removed: number;
+  /** The unified diff of this file, `--- a/… +++ b/…` included. */
+  patch: string;
+}
+
+/** Every file that differs between two stages, with its unified diff. */
+export function stageDiff(from: string, to: string, modulesDir = MODULES_DIR): FileChange[] {
+  const [before, after] = [lessonFiles(from, modulesDir), lessonFiles(to, modulesDir)];
+  const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
+  const changes: FileChange[] = [];
+  for (const path of paths) {
+    const [a, b] = [before.get(path), after.get(path)];
+    if (a === b) continue;
+    const lines = structuredPatch(path, path, a ?? '', b ?? '').hunks.flatMap((hunk) => hunk.lines);
+    const patch = createTwoFilesPatch(
+      a === undefined ? '/dev/null' : `${from}/${path}`,
+      b === undefined ? '/dev/null' : `${to}/${path}`,
+      a ?? '',
+      b ?? '',
+      undefined,
+      undefined,
+      { context: 3 },
+    ).replace(/^=+\n/, '');
+    changes.push({
+      path,
+      added: lines.filter((line) => line.startsWith('+')).length,
+      removed: lines.filter((line) => line.startsWith('-')).length,
+      patch,
+    });
+  }
+  return changes;
+}

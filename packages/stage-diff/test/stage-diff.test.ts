@@ -1,0 +1,94 @@
+// Diffs are the product: a learner diffs two stage folders and should see the codelab's
+// lesson and nothing else. These pins fail when anything else creeps in (shared code
+// copied into a stage, reformatting, a renamed variable, a stray edit). When a lesson
+// really changes, change its pin with it.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { MODULES_DIR, lessonFiles, resolveStage, stageDiff, stages } from '../src/stage-diff.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+const lines = (from: string, to: string) =>
+  Object.fromEntries(
+    stageDiff(from, to).map(({ path, added, removed }) => [path, { added, removed }]),
+  );
+
+test('the stages, in stage order, by full or short name', () => {
+  assert.deepEqual(stages(), ['mod1-baseline', 'mod12-memcache', 'mod13-redis']);
+  assert.equal(resolveStage('mod12'), 'mod12-memcache');
+  assert.equal(resolveStage('13'), 'mod13-redis');
+  assert.equal(resolveStage('mod1-baseline'), 'mod1-baseline');
+  assert.throws(() => resolveStage('mod2'), /No stage "mod2"\. There are: mod1-baseline, /);
+});
+
+test('Module 1 → 12: the cache import, HOUR, the handler, and the node-cache dependency', () => {
+  assert.deepEqual(lines('mod1-baseline', 'mod12-memcache'), {
+    'package.json': { added: 1, removed: 0 },
+    'src/main.ts': { added: 23, removed: 4 },
+  });
+  const main = readFileSync(join(MODULES_DIR, 'mod12-memcache/src/main.ts'), 'utf8');
+  for (const line of [
+    "import NodeCache from 'node-cache';",
+    'const HOUR = 3600;',
+    "    let visits = cache.get<Visit[]>('visits');",
+    '    if (!visits || visits[0]?.visitor !== visitor) {',
+    "      cache.set('visits', visits, HOUR); // set() not add()",
+  ]) {
+    assert.ok(main.includes(`${line}\n`), `mod12-memcache/src/main.ts has: ${line}`);
+  }
+});
+
+test("Module 12 → 13: the client swap, its settings, and app.yaml's additions", () => {
+  const diff = lines('mod12-memcache', 'mod13-redis');
+  assert.deepEqual(Object.keys(diff), ['app.yaml', 'package.json', 'src/cache.ts', 'src/main.ts']);
+  assert.deepEqual(diff['package.json'], { added: 1, removed: 1 });
+  assert.deepEqual(diff['app.yaml'], { added: 13, removed: 0 });
+  assert.deepEqual(diff['src/main.ts'], { added: 8, removed: 11 });
+  assert.equal(diff['src/cache.ts']?.removed, 0, 'a new file');
+  assert.ok((diff['src/cache.ts']?.added ?? 0) <= 120, 'the Redis client and its cache, no more');
+  const appYaml = readFileSync(join(MODULES_DIR, 'mod13-redis/app.yaml'), 'utf8');
+  assert.match(appYaml, /^env_variables:\n  REDIS_HOST: .+\n  REDIS_PORT: .+$/m);
+  assert.match(
+    appYaml,
+    /^vpc_access_connector:\n  name: projects\/PROJECT_ID\/locations\/REGION\/connectors\/CONNECTOR$/m,
+  );
+});
+
+test('what no lesson touches is byte-identical in every stage', () => {
+  const files = stages().map((stage) => lessonFiles(stage));
+  for (const path of ['src/server.ts', 'tsconfig.json']) {
+    const [first, ...rest] = files.map((stageFiles) => stageFiles.get(path));
+    assert.ok(first, path);
+    for (const other of rest) assert.equal(other, first, path);
+  }
+});
+
+test('npm run diff prints unified diffs, plain when not on a terminal', () => {
+  const output = execFileSync(process.execPath, [CLI, 'mod1', 'mod12'], { encoding: 'utf8' });
+  assert.match(output, /^### mod1-baseline → mod12-memcache$/m);
+  assert.match(output, /^--- mod1-baseline\/src\/main\.ts\n\+\+\+ mod12-memcache\/src\/main\.ts$/m);
+  assert.match(output, /^\+import NodeCache from 'node-cache';$/m);
+  assert.doesNotMatch(output, /\u001b\[/, 'no colour codes in a pipe');
+  assert.doesNotMatch(output, /README|"name"/, 'READMEs and workspace names are not the lesson');
+});
+
+test('npm run diff --stat summarises every consecutive pair', () => {
+  const output = execFileSync(process.execPath, [CLI, '--stat'], { encoding: 'utf8' });
+  assert.match(
+    output,
+    /### mod1-baseline → mod12-memcache\n\n package\.json \| +1 \+\n src\/main\.ts {2}\| +27 \++-+\n 2 files changed, 24 insertions\(\+\), 4 deletions\(-\)/,
+  );
+  assert.match(output, /### mod12-memcache → mod13-redis\n/);
+});
+
+test('an unknown stage is refused with the list of stages', () => {
+  assert.throws(
+    () =>
+      execFileSync(process.execPath, [CLI, 'mod1', 'mod99'], { encoding: 'utf8', stdio: 'pipe' }),
+    (error: { status: number; stderr: string }) =>
+      error.status === 2 && /No stage "mod99"/.test(error.stderr),
+  );
+});
