@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // `npm run deploy:prepare` and `npm run deploy` in a module folder:
 //   visitme-deploy prepare            builds .deploy/ and prints the gcloud command
 //   visitme-deploy deploy [ARGS…]     builds it and runs `gcloud app deploy .deploy/app.yaml ARGS…`

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+// `npm start` at the repository root runs this: see stack.ts.
 import { main, stopAll } from './stack.js';
 
 main().catch((error: Error) => {

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // npm run diff [-- [--stat] [FROM TO]]: the lesson between two stages; with no stages, between
 // each stage and the next. Coloured on a terminal, plain otherwise.
 import { parseArgs, styleText } from 'node:util';
