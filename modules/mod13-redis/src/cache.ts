@@ -55,7 +55,7 @@ export function visitsCache(redis: Redis) {
   redis.on('ready', worked);
 
   return {
-    async get(key: string): Promise<Visit[] | undefined> {
+    async get(key: string): Promise<readonly Visit[] | undefined> {
       let json: string | null;
       try {
         json = await redis.get(key);
@@ -76,7 +76,7 @@ export function visitsCache(redis: Redis) {
       return visits;
     },
 
-    async set(key: string, visits: Visit[], seconds: number): Promise<void> {
+    async set(key: string, visits: readonly Visit[], seconds: number): Promise<void> {
       if (!healthy) return; // it just failed this request: do not wait on it twice
       try {
         await redis.set(key, JSON.stringify(visits), 'EX', seconds);

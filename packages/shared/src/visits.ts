@@ -1,17 +1,18 @@
 import { Datastore, type DatastoreOptions } from '@google-cloud/datastore';
 import { log } from './log.js';
-import { timedDatastoreCall } from './timing.js';
+import { timedDatastoreCall, type DatastoreCall } from './timing.js';
 
 /** A `Visit` entity: the same kind and property names as the Python original. */
 export interface Visit {
-  visitor: string;
-  timestamp: Date;
+  readonly visitor: string;
+  readonly timestamp: Date;
 }
 
 /** The codelab's `store_visit()` and `fetch_visits()`, as one replaceable unit. */
 export interface VisitStore {
   storeVisit(remoteAddr: string, userAgent: string): Promise<void>;
-  fetchVisits(limit: number): Promise<Visit[]>;
+  /** The newest `limit` visits, newest first, frozen: a cache can hold the list itself. */
+  fetchVisits(limit: number): Promise<readonly Visit[]>;
 }
 
 /** Datastore did not answer in time or refused the call: the visit list cannot be served. */
@@ -60,7 +61,7 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
         // Datastore refuses indexed strings over 1,500 bytes, and user agents can be longer.
         excludeFromIndexes: ['visitor'],
       };
-      await unavailableOnFailure(() => datastore.save(entity, gaxOptions));
+      await unavailableOnFailure('write', () => datastore.save(entity, gaxOptions));
     },
 
     async fetchVisits(limit) {
@@ -68,17 +69,22 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
         .createQuery('Visit')
         .order('timestamp', { descending: true })
         .limit(limit);
-      const [entities] = await unavailableOnFailure(() =>
+      const [entities] = await unavailableOnFailure('query', () =>
         datastore.runQuery(query, { gaxOptions }),
       );
-      return entities.map(({ visitor, timestamp }) => ({ visitor, timestamp }));
+      return frozen(entities.map(({ visitor, timestamp }) => ({ visitor, timestamp })));
     },
   };
 }
 
-async function unavailableOnFailure<T>(call: () => Promise<T>): Promise<T> {
+function frozen(visits: Visit[]): readonly Visit[] {
+  for (const visit of visits) Object.freeze(visit);
+  return Object.freeze(visits);
+}
+
+async function unavailableOnFailure<T>(kind: DatastoreCall, call: () => Promise<T>): Promise<T> {
   try {
-    return await timedDatastoreCall(call);
+    return await timedDatastoreCall(kind, call);
   } catch (error) {
     throw new StoreUnavailableError('Datastore call failed', { cause: error });
   }
@@ -98,7 +104,7 @@ export function memoryVisits(): VisitStore {
       visits.length = Math.min(visits.length, kept);
     },
     async fetchVisits(limit) {
-      return visits.slice(0, limit).map((visit) => ({ ...visit }));
+      return frozen(visits.slice(0, limit).map((visit) => ({ ...visit })));
     },
   };
 }

@@ -8,6 +8,7 @@ import {
   datastoreProjectId,
   datastoreVisits,
   memoryVisits,
+  type Visit,
 } from '../src/index.js';
 
 test('the project comes from the environment, with a local default on the emulator', () => {
@@ -52,6 +53,8 @@ describe('datastoreVisits() against the Datastore emulator', () => {
     );
     assert.ok(newest.every(({ timestamp }) => timestamp instanceof Date));
     assert.deepEqual(Object.getOwnPropertySymbols(newest[0]), [], 'no Datastore key attached');
+    // Frozen, so a cache can keep this very list: no request can change it (Module 12).
+    assertCannotChange(newest);
     assert.deepEqual(JSON.parse(JSON.stringify(newest))[0], {
       visitor: '127.0.0.1: agent 5',
       timestamp: newest[0]?.timestamp.toISOString(),
@@ -79,13 +82,23 @@ describe('datastoreVisits() against the Datastore emulator', () => {
   });
 });
 
-test('memoryVisits() keeps the same interface, newest first, copies out', async () => {
+/** What a careless request might do to a list a cache also holds: each attempt must throw. */
+function assertCannotChange(list: readonly Visit[]) {
+  const mutable = list as Visit[] & Array<{ visitor: string }>;
+  assert.throws(() => mutable.push({ visitor: 'x', timestamp: new Date() }), TypeError);
+  assert.throws(() => mutable.sort(), TypeError);
+  assert.throws(() => (mutable[0]!.visitor = 'changed'), TypeError);
+}
+
+test('memoryVisits() keeps the same interface: newest first, frozen', async () => {
   const visits = memoryVisits();
   await visits.storeVisit('127.0.0.1', 'one');
   await visits.storeVisit('127.0.0.1', 'two');
-  const [newest, older] = await visits.fetchVisits(10);
-  assert.equal(newest?.visitor, '127.0.0.1: two');
-  assert.equal(older?.visitor, '127.0.0.1: one');
-  newest!.visitor = 'changed';
+  const list = await visits.fetchVisits(10);
+  assert.deepEqual(
+    list.map(({ visitor }) => visitor),
+    ['127.0.0.1: two', '127.0.0.1: one'],
+  );
+  assertCannotChange(list);
   assert.equal((await visits.fetchVisits(1))[0]?.visitor, '127.0.0.1: two');
 });
