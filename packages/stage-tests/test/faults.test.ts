@@ -1,0 +1,238 @@
+// The stages under load while things go wrong, each stage's real server entry (as App Engine
+// runs it) in its own process. Latency bounds here are fault bounds, stated with wide
+// margins; speed itself is measured by `npm run bench`.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { describe, test } from 'node:test';
+import autocannon from 'autocannon';
+import { freePort, get, isListening, spawnGroup, type GroupProcess } from '@visitme/harness';
+import { STAGES, serverEntry, untilServing, useServices, type StageName } from './stages.js';
+
+const file = useServices();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A stage's server entry in its own process, on the file's emulator and Redis. */
+async function startServer(stage: StageName, emulatorHost = file.services.emulator.host) {
+  const port = await freePort();
+  const project = `faults-${randomUUID()}`;
+  const server = spawnGroup(process.execPath, [serverEntry(stage)], {
+    env: {
+      ...process.env,
+      ...file.services.redis.env,
+      PORT: String(port),
+      DATASTORE_EMULATOR_HOST: emulatorHost,
+      GOOGLE_CLOUD_PROJECT: project,
+      METADATA_SERVER_DETECTION: 'none',
+      NODE_ENV: 'production',
+    },
+  });
+  const deadline = Date.now() + 20_000;
+  while (!(await isListening(port))) {
+    assert.ok(Date.now() < deadline, `${stage} did not start:\n${server.output()}`);
+    await sleep(50);
+  }
+  return { server, port, project, url: `http://127.0.0.1:${port}` };
+}
+
+function alive(server: GroupProcess) {
+  return server.child.exitCode === null && server.child.signalCode === null;
+}
+
+/** Load from autocannon, counting every status code it saw. */
+async function loadFor(url: string, seconds: number, options: { newVisitors?: boolean } = {}) {
+  const statuses = new Map<number, number>();
+  let visitor = 0;
+  const result = await autocannon({
+    url,
+    connections: 8,
+    duration: seconds,
+    timeout: 20,
+    requests: [
+      {
+        method: 'GET',
+        path: '/',
+        headers: { 'user-agent': 'returning visitor' },
+        setupRequest(req) {
+          if (options.newVisitors)
+            req.headers = { ...req.headers, 'user-agent': `visitor ${visitor++}` };
+          return req;
+        },
+        onResponse(status) {
+          statuses.set(status, (statuses.get(status) ?? 0) + 1);
+        },
+      },
+    ],
+  });
+  return { result, statuses };
+}
+
+test('mod13-redis: Redis stopped under load: no request fails, and caching resumes', async () => {
+  const { server, url } = await startServer('mod13-redis');
+  try {
+    const load = loadFor(url, 6);
+    await sleep(1500);
+    await file.services.redis.stop();
+    await sleep(2000);
+    await file.services.redis.restart();
+    const { result, statuses } = await load;
+    assert.deepEqual([...statuses.keys()], [200], 'every answer a page');
+    assert.equal(result.errors + result.timeouts, 0);
+    // The bound we hold: Redis commands give up after 250 ms; p99 stays well under a second.
+    assert.ok(result.latency.p99 < 1000, `p99 ${result.latency.p99} ms`);
+    let hit = false;
+    for (let attempt = 0; attempt < 50 && !hit; attempt++) {
+      hit =
+        (await get(url + '/', { 'user-agent': 'returning visitor' })).headers['server-timing'] ===
+        'cache;desc=hit';
+      if (!hit) await sleep(200);
+    }
+    assert.ok(hit, 'caching resumed without a restart');
+    assert.ok(alive(server));
+  } finally {
+    await server.stop(5000);
+  }
+});
+
+for (const stage of STAGES) {
+  describe(stage, () => {
+    test('Datastore stopped under load: 503s within the deadline, none hangs, then 200s', async () => {
+      const { server, url } = await startServer(stage, file.outage.host);
+      try {
+        await untilServing(url + '/');
+        const load = loadFor(url, 5, { newVisitors: true });
+        await sleep(1500);
+        await file.outage.stop();
+        const { result, statuses } = await load;
+        assert.deepEqual([...statuses.keys()].sort(), [200, 503], 'pages, then short 503s');
+        assert.equal(result.timeouts, 0, 'no request hung');
+        // Datastore calls have a 5 s deadline: nothing waits much longer than that.
+        assert.ok(result.latency.max < 8000, `slowest ${result.latency.max} ms`);
+        assert.ok(alive(server), 'the process survives');
+        await file.outage.restart();
+        await untilServing(url + '/');
+      } finally {
+        await server.stop(5000);
+        if (!(await isListening(file.outage.port))) await file.outage.restart();
+      }
+    });
+
+    test('200 concurrent distinct visitors: exactly 200 Visits, none lost or doubled', async () => {
+      const { server, url, project } = await startServer(stage);
+      const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
+      try {
+        const statuses = await Promise.all(
+          Array.from(
+            { length: 200 },
+            (_, n) =>
+              new Promise<number>((resolve, reject) => {
+                const req = request(
+                  url + '/',
+                  { agent, headers: { 'user-agent': `crowd ${n}` } },
+                  (res) => {
+                    res.resume();
+                    res.on('end', () => resolve(res.statusCode ?? 0));
+                  },
+                );
+                req.on('error', reject);
+                req.end();
+              }),
+          ),
+        );
+        assert.deepEqual(new Set(statuses), new Set([200]));
+        assert.equal(await file.services.emulator.count(project, 'Visit'), 200);
+      } finally {
+        agent.destroy();
+        await server.stop(5000);
+      }
+    });
+
+    test('SIGTERM under load: in-flight requests complete, then it exits 0', async () => {
+      const { server, url, port } = await startServer(stage);
+      try {
+        await get(url + '/', { 'user-agent': 'returning visitor' }); // cached stages: hits from now
+        const load = loadFor(url, 3);
+        // Three requests held in flight by a frozen Datastore when SIGTERM arrives.
+        file.services.emulator.pause();
+        const inFlight = [1, 2, 3].map((n) =>
+          get(url + '/', { 'user-agent': `late visitor ${n}` }),
+        );
+        await sleep(500);
+        const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve));
+        server.child.kill('SIGTERM');
+        await sleep(300);
+        assert.equal(await isListening(port), false, 'new connections are refused');
+        file.services.emulator.resume();
+        const answers = await Promise.all(inFlight);
+        assert.deepEqual(
+          answers.map(({ status }) => status),
+          [200, 200, 200],
+        );
+        const startedWaiting = Date.now();
+        assert.equal(await exited, 0);
+        assert.ok(Date.now() - startedWaiting < 10_000, 'exits within the grace period');
+        const { statuses } = await load;
+        assert.deepEqual([...statuses.keys()], [200], 'every answered request was a page');
+      } finally {
+        file.services.emulator.resume();
+        await server.stop(1000);
+      }
+    });
+
+    test('hostile input: oversized headers, control characters, raw bytes, idle crowds', async () => {
+      const { server, url, port } = await startServer(stage);
+      const idle: Socket[] = [];
+      try {
+        // Node's 16 KB header limit: a clear 431, and the server goes on.
+        const huge = await get(url + '/', { 'user-agent': 'x'.repeat(17_000) });
+        assert.equal(huge.status, 431);
+
+        // Control characters in a header value are refused by Node's parser: a 400.
+        assert.match(await rawRequest(port, 'User-Agent: bad\x01agent\x7f'), /^HTTP\/1\.1 400 /);
+
+        // Bytes that are not UTF-8 arrive as Latin-1 characters: stored and shown, escaped.
+        const raw = await rawRequest(port, 'User-Agent: caf\xe9 \xff\xfe <b>');
+        assert.match(raw, /^HTTP\/1\.1 200 /);
+        assert.match(raw, /: café ÿþ &lt;b&gt;<\/li>/);
+
+        // A thousand connections opened and left idle do not stop it serving.
+        for (let n = 0; n < 1000; n++) {
+          const socket = connect({ port, host: '127.0.0.1' });
+          socket.on('error', () => {});
+          idle.push(socket);
+        }
+        await Promise.all(
+          idle.map((socket) => new Promise((resolve) => socket.once('connect', resolve))),
+        );
+        const page = await get(url + '/', { 'user-agent': 'after the crowd' });
+        assert.equal(page.status, 200);
+        assert.ok(alive(server));
+      } finally {
+        for (const socket of idle) socket.destroy();
+        await server.stop(5000);
+      }
+    });
+  });
+}
+
+/**
+ * One request written byte for byte (latin1), as a hostile client could; the raw answer. It
+ * keeps its side open (`Connection: close` ends it), as Node's server drops half-closed sockets.
+ */
+function rawRequest(port: number, header: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' }, () => {
+      socket.write(
+        Buffer.from(
+          `GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n${header}\r\n\r\n`,
+          'latin1',
+        ),
+      );
+    });
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk) => chunks.push(chunk));
+    socket.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    socket.on('error', reject);
+  });
+}
