@@ -1,6 +1,6 @@
 import { Datastore, type DatastoreOptions } from '@google-cloud/datastore';
 import { log } from './log.js';
-import { timedDatastoreCall, type DatastoreCall } from './timing.js';
+import { timedQuery } from './timing.js';
 
 /** A `Visit` entity: the same kind and property names as the Python original. */
 export interface Visit {
@@ -61,7 +61,7 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
         // Datastore refuses indexed strings over 1,500 bytes, and user agents can be longer.
         excludeFromIndexes: ['visitor'],
       };
-      await unavailableOnFailure('write', () => datastore.save(entity, gaxOptions));
+      await unavailableOnFailure(() => datastore.save(entity, gaxOptions));
     },
 
     async fetchVisits(limit) {
@@ -69,10 +69,12 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
         .createQuery('Visit')
         .order('timestamp', { descending: true })
         .limit(limit);
-      const [entities] = await unavailableOnFailure('query', () =>
-        datastore.runQuery(query, { gaxOptions }),
+      return unavailableOnFailure(() =>
+        timedQuery(async () => {
+          const [entities] = await datastore.runQuery(query, { gaxOptions });
+          return frozen(entities.map(({ visitor, timestamp }) => ({ visitor, timestamp })));
+        }),
       );
-      return frozen(entities.map(({ visitor, timestamp }) => ({ visitor, timestamp })));
     },
   };
 }
@@ -82,9 +84,9 @@ function frozen(visits: Visit[]): readonly Visit[] {
   return Object.freeze(visits);
 }
 
-async function unavailableOnFailure<T>(kind: DatastoreCall, call: () => Promise<T>): Promise<T> {
+async function unavailableOnFailure<T>(call: () => Promise<T>): Promise<T> {
   try {
-    return await timedDatastoreCall(kind, call);
+    return await call();
   } catch (error) {
     throw new StoreUnavailableError('Datastore call failed', { cause: error });
   }
@@ -104,7 +106,7 @@ export function memoryVisits(): VisitStore {
       visits.length = Math.min(visits.length, kept);
     },
     async fetchVisits(limit) {
-      return frozen(visits.slice(0, limit).map((visit) => ({ ...visit })));
+      return timedQuery(async () => frozen(visits.slice(0, limit).map((visit) => ({ ...visit }))));
     },
   };
 }
