@@ -1,10 +1,10 @@
 // [START imports]
 import express from 'express';
 import {
+  addServerTiming,
   ctime,
   handleErrors,
   notFound,
-  serverTiming,
   trustedProxies,
   views,
   visitsFromEnv,
@@ -25,7 +25,7 @@ export function createApp({ store = visitsFromEnv() }: AppOptions = {}) {
   app.set('view engine', 'pug');
   app.enable('view cache');
   app.locals.ctime = ctime;
-  app.use(serverTiming);
+  addServerTiming(app);
 
   // [START root]
   app.get('/', async function root(req, res) {

@@ -2,10 +2,10 @@
 import express from 'express';
 import NodeCache from 'node-cache';
 import {
+  addServerTiming,
   ctime,
   handleErrors,
   notFound,
-  serverTiming,
   trustedProxies,
   views,
   visitsFromEnv,
@@ -34,7 +34,7 @@ export function createApp({
   app.set('view engine', 'pug');
   app.enable('view cache');
   app.locals.ctime = ctime;
-  app.use(serverTiming);
+  addServerTiming(app);
 
   // [START root]
   app.get('/', async function root(req, res) {

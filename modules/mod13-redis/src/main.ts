@@ -2,10 +2,10 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import {
+  addServerTiming,
   ctime,
   handleErrors,
   notFound,
-  serverTiming,
   trustedProxies,
   views,
   visitsFromEnv,
@@ -32,7 +32,7 @@ export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: A
   app.set('view engine', 'pug');
   app.enable('view cache');
   app.locals.ctime = ctime;
-  app.use(serverTiming);
+  addServerTiming(app);
 
   // [START root]
   app.get('/', async function root(req, res) {

@@ -1,7 +1,7 @@
 export { handleErrors, notFound, serve, trustedProxies, type ServeOptions } from './http.js';
 export { log, type Severity } from './log.js';
 export { ctime, views } from './page.js';
-export { serverTiming } from './timing.js';
+export { addServerTiming } from './timing.js';
 export {
   DEFAULT_DEADLINE_MS,
   StoreUnavailableError,

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { RequestHandler } from 'express';
+import type { Express, Response } from 'express';
 import type { Visit } from './visits.js';
 
 // Every list Datastore returns is a new frozen array, remembered here with how long its query
@@ -22,23 +22,23 @@ export async function timedQuery(
  * Says in a standard `Server-Timing` header where the page's list came from, so hits and
  * misses can be seen from outside (browser dev tools, `curl -i`) without a line of logging in
  * the handler: `datastore;dur=8.2;desc="queried"` for a list fresh from Datastore (the visit
- * was stored too), `cache;desc=hit` for one a cache handed back.
+ * was stored too), `cache;desc=hit` for one a cache handed back. It hooks this app's
+ * `res.render()` once, rather than adding work to every request.
  */
-export const serverTiming: RequestHandler = (_req, res, next) => {
-  const render = res.render.bind(res) as (view: string, ...rest: unknown[]) => void;
-  res.render = ((view: string, ...rest: unknown[]) => {
+export function addServerTiming(app: Express): void {
+  const render = app.response.render as (this: Response, view: string, ...rest: unknown[]) => void;
+  app.response.render = function (this: Response, view: string, ...rest: unknown[]) {
     const visits = (rest[0] as { visits?: object } | undefined)?.visits;
     if (visits) {
       const queryMs = freshFromDatastore.get(visits);
       freshFromDatastore.delete(visits);
-      res.setHeader(
+      this.setHeader(
         'Server-Timing',
         queryMs === undefined
           ? 'cache;desc=hit'
           : `datastore;dur=${queryMs.toFixed(1)};desc="queried"`,
       );
     }
-    render(view, ...rest);
-  }) as typeof res.render;
-  next();
-};
+    render.call(this, view, ...rest);
+  } as typeof app.response.render;
+}
