@@ -14,19 +14,19 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import {
   freePort,
-  isListening,
   spawnGroup,
   startDatastoreEmulator,
   startRedisServer,
+  untilListening,
   type GroupProcess,
 } from '@visitme/harness';
+import { stages } from '@visitme/stage-diff';
 import type { LoadOptions, LoadResult, Workload } from './load.js';
 import { barChart, markdownTable, textTable, type Row } from './report.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const LOAD = fileURLToPath(new URL('./load.js', import.meta.url));
 const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
-const STAGES = ['mod1-baseline', 'mod12-memcache', 'mod13-redis'];
 
 const { values } = parseArgs({
   options: {
@@ -51,7 +51,7 @@ const redisAdmin = new Redis({ host: redis.host, port: redis.port });
 
 try {
   const targets: Array<{ name: string; url: string; project?: string }> = [];
-  for (const name of ['ceiling', ...STAGES]) {
+  for (const name of ['ceiling', ...stages()]) {
     const port = await freePort();
     const project = `bench-${name}`;
     const entry =
@@ -68,11 +68,7 @@ try {
       },
     });
     servers.push(server);
-    const deadline = Date.now() + 30_000;
-    while (!(await isListening(port))) {
-      if (Date.now() > deadline) throw new Error(`${name} did not start:\n${server.output()}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await untilListening(name, port, server);
     targets.push({ name, url: `http://127.0.0.1:${port}`, ...(name !== 'ceiling' && { project }) });
   }
 

@@ -10,6 +10,7 @@ export {
   isListening,
   spawnGroup,
   startRestartable,
+  untilListening,
   type GroupProcess,
   type Restartable,
 } from './process-group.js';

@@ -133,6 +133,16 @@ export async function waitUntil(
   throw new Error(`${what} was not ready after ${timeoutMs} ms:\n${process.output()}`);
 }
 
+/** Waits until `process` accepts connections on `port`; fails with its output if it dies or stalls. */
+export function untilListening(
+  what: string,
+  port: number,
+  process: GroupProcess,
+  timeoutMs = 30_000,
+): Promise<void> {
+  return waitUntil(what, () => isListening(port), process, timeoutMs);
+}
+
 /** A server on a fixed port that tests can stop, start again, freeze and thaw. */
 export interface Restartable {
   /** Kills its group; resolves once its port is closed. */

@@ -1,14 +1,13 @@
 // `npm start` at the repository root: a Datastore emulator, then every module's server on
 // its own port, as App Engine would run it (PORT and the backing services from the
 // environment). Ctrl-C or SIGTERM stops all of it.
-import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   EmulatorUnavailableError,
   RedisUnavailableError,
-  isListening,
+  untilListening,
   spawnGroup,
   startDatastoreEmulator,
   startRedisServer,
@@ -16,8 +15,8 @@ import {
   type GroupProcess,
   type RedisServer,
 } from '@visitme/harness';
+import { MODULES_DIR, stages } from '@visitme/stage-diff';
 
-const MODULES_DIR = fileURLToPath(new URL('../../../../modules/', import.meta.url));
 const DEFAULT_BASE_PORT = 8080;
 
 interface Module {
@@ -27,28 +26,19 @@ interface Module {
   dependencies: Record<string, string>;
 }
 
-/** Every folder in modules/, in stage order (mod1, mod12, mod13: by number, not by name). */
+/** Every stage folder in modules/, in stage order (the same order `npm run diff` uses). */
 export function discoverModules(modulesDir = MODULES_DIR): Module[] {
-  return readdirSync(modulesDir, { withFileTypes: true })
-    .filter(
-      (entry) => entry.isDirectory() && existsSync(join(modulesDir, entry.name, 'package.json')),
-    )
-    .map((entry) => {
-      const dir = join(modulesDir, entry.name);
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-      return {
-        name: pkg.name as string,
-        dir,
-        // Built from src/server.ts, the entry `npm start` runs in every module.
-        server: join(dir, 'dist', 'src', 'server.js'),
-        dependencies: (pkg.dependencies ?? {}) as Record<string, string>,
-      };
-    })
-    .sort((a, b) => stageNumber(a.name) - stageNumber(b.name));
-}
-
-function stageNumber(name: string): number {
-  return Number(/^mod(\d+)/.exec(name)?.[1] ?? Number.MAX_SAFE_INTEGER);
+  return stages(modulesDir).map((folder) => {
+    const dir = join(modulesDir, folder);
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    return {
+      name: pkg.name as string,
+      dir,
+      // Built from src/server.ts, the entry `npm start` runs in every module.
+      server: join(dir, 'dist', 'src', 'server.js'),
+      dependencies: (pkg.dependencies ?? {}) as Record<string, string>,
+    };
+  });
 }
 
 const children: GroupProcess[] = [];
@@ -172,12 +162,8 @@ export async function main() {
     if (module.dependencies.ioredis) uses.push(redisUse);
     rows.push([module.name, `http://localhost:${port}/`, uses.join(' + ')]);
   }
-  for (const { port } of chosen) {
-    const deadline = Date.now() + 30_000;
-    while (!(await isListening(port)) && !stopping) {
-      if (Date.now() > deadline) throw new Error(`Nothing listens on port ${port} after 30 s`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  for (const [index, { module, port }] of chosen.entries()) {
+    await untilListening(module.name, port, children[index]!);
   }
   process.stdout.write('\n' + table([['Module', 'URL', 'Uses'], ...rows]) + '\n');
   say('running; Ctrl-C stops everything.');

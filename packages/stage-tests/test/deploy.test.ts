@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { prepareDeployFolder } from '@visitme/deploy';
-import { freePort, get, isListening, listItems, spawnGroup } from '@visitme/harness';
+import { freePort, get, listItems, spawnGroup, untilListening } from '@visitme/harness';
 import { STAGES, useServices } from './stages.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -90,11 +90,7 @@ for (const stage of STAGES) {
           cwd: copy,
         });
         try {
-          const deadline = Date.now() + 30_000;
-          while (!(await isListening(port))) {
-            assert.ok(Date.now() < deadline, `npm start did not listen:\n${server.output()}`);
-            await new Promise((resolve) => setTimeout(resolve, 100));
-          }
+          await untilListening('npm start', port, server);
           const page = await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'deployed' });
           assert.equal(page.status, 200, server.output());
           assert.match(page.body, /<title>VisitMe Example<\/title>/);

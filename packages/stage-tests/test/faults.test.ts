@@ -7,7 +7,14 @@ import { Agent, request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import autocannon from 'autocannon';
-import { freePort, get, isListening, spawnGroup, type GroupProcess } from '@visitme/harness';
+import {
+  freePort,
+  get,
+  isListening,
+  spawnGroup,
+  untilListening,
+  type GroupProcess,
+} from '@visitme/harness';
 import { STAGES, serverEntry, untilServing, useServices, type StageName } from './stages.js';
 
 const file = useServices();
@@ -28,11 +35,7 @@ async function startServer(stage: StageName, emulatorHost = file.services.emulat
       NODE_ENV: 'production',
     },
   });
-  const deadline = Date.now() + 20_000;
-  while (!(await isListening(port))) {
-    assert.ok(Date.now() < deadline, `${stage} did not start:\n${server.output()}`);
-    await sleep(50);
-  }
+  await untilListening(stage, port, server);
   return { server, port, project, url: `http://127.0.0.1:${port}` };
 }
 
