@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 
 /** A server process started in its own process group, so that stopping it stops all it spawned. */
@@ -91,15 +92,48 @@ export function spawnGroup(
   };
 }
 
-/** A port nobody listens on right now (the OS picks it). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const server = createServer();
-  server.listen(0, host);
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  if (address === null || typeof address === 'string') throw new Error('No TCP port');
-  return address.port;
+// Ports handed out by this process, so two servers started together never get the same one.
+const handedOut = new Set<number>();
+
+// The kernel gives outgoing connections (and `listen(0)`) a local port from its ephemeral
+// range, so a port picked there can be taken before the server meant for it binds.
+// Ports below that range are only ever taken by an explicit bind.
+function ephemeralRangeStart(): number {
+  try {
+    const [start] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/);
+    return Number(start) || 32768;
+  } catch {
+    return 32768; // Linux's default
+  }
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    // No host: binds every address, so it fails if anything listens on any of them.
+    const server = createServer().once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The first of `count` consecutive ports nobody listens on, chosen at random below the
+ * kernel's ephemeral range (above 20000, clear of well-known service ports).
+ */
+export async function freePort(count = 1): Promise<number> {
+  const low = 20_000;
+  const high = ephemeralRangeStart() - count;
+  if (high <= low) throw new Error('The ephemeral port range leaves no room for test ports');
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const first = low + Math.floor(Math.random() * (high - low));
+    const ports = Array.from({ length: count }, (_, index) => first + index);
+    if (ports.some((port) => handedOut.has(port))) continue;
+    let free = true;
+    for (const port of ports) free &&= await canListen(port);
+    if (!free) continue;
+    for (const port of ports) handedOut.add(port);
+    return first;
+  }
+  throw new Error(`No ${count} free consecutive ports between ${low} and ${high}`);
 }
 
 /** Whether something accepts TCP connections at host:port. */

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { isListening, startDatastoreEmulator } from '../src/index.js';
+import { freePort, isListening, startDatastoreEmulator } from '../src/index.js';
 
 /** The PIDs of every process whose command line mentions this port. */
 function processesOnPort(port: number): number[] {
@@ -72,4 +73,20 @@ test('SIGTERM to a test process also stops the emulators it started', async () =
   assert.equal(signal, 'SIGTERM');
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.deepEqual(processesOnPort(port), []);
+});
+
+test('freePort picks free ports below the ephemeral range, never the same one twice', async () => {
+  const [ephemeralStart] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')
+    .split(/\s+/)
+    .map(Number);
+  const ports = new Set<number>();
+  for (let index = 0; index < 50; index++) {
+    const first = await freePort(3);
+    for (const port of [first, first + 1, first + 2]) {
+      assert.ok(port >= 20_000 && port < ephemeralStart!, `${port} is outside the ephemeral range`);
+      assert.equal(ports.has(port), false, `${port} handed out once`);
+      assert.equal(await isListening(port), false);
+      ports.add(port);
+    }
+  }
 });

@@ -58,12 +58,14 @@ export interface ServeOptions {
 export function serve(app: Express, options: ServeOptions = {}): Server {
   const port = options.port ?? Number(process.env.PORT ?? 8080);
   const graceMs = options.graceMs ?? 10_000;
-  const server = app.listen(port, () => {
+  // Express 5 hands a failed listen (a port in use, say) to this callback, not to a throw.
+  const server = app.listen(port, (error?: NodeJS.ErrnoException) => {
+    if (error) {
+      const why = error.code === 'EADDRINUSE' ? ': something else is listening there' : '';
+      log('CRITICAL', `Cannot listen on port ${port}${why}`, { error });
+      process.exit(1);
+    }
     log('INFO', `Listening on port ${port}`, { port });
-  });
-  server.on('error', (error) => {
-    log('CRITICAL', `Cannot listen on port ${port}`, { error });
-    process.exit(1);
   });
 
   let closing = false;

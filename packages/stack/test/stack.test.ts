@@ -52,7 +52,7 @@ test('modules are found in stage order, by stage number', () => {
 });
 
 test('npm start runs every stage on real servers; SIGTERM stops everything it started', async () => {
-  const base = await freePort();
+  const base = await freePort(4); // the stack uses base + 1, + 2, + 3
   const env = { ...process.env };
   delete env.DATASTORE_EMULATOR_HOST;
   delete env.REDIS_HOST;
@@ -98,7 +98,7 @@ test('npm start runs every stage on real servers; SIGTERM stops everything it st
 });
 
 test('without Java or gcloud it says what to install and serves from memory', async () => {
-  const base = await freePort();
+  const base = await freePort(4); // the stack uses base + 1, + 2, + 3
   const env: NodeJS.ProcessEnv = { ...process.env, PATH: mkdtempSync(join(tmpdir(), 'no-tools-')) };
   delete env.DATASTORE_EMULATOR_HOST;
   const { stack, output } = await startStack([`--base-port=${base}`, 'mod1-baseline'], env);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import {
   freePort,
@@ -66,3 +67,32 @@ for (const stage of STAGES) {
     }
   });
 }
+
+test('a port already in use: one CRITICAL line that says so, exit 1, no "Listening"', async () => {
+  const port = await freePort();
+  const squatter = createServer().listen(port);
+  await once(squatter, 'listening');
+  try {
+    const server = spawn(process.execPath, [serverEntry(STAGES[0]!)], {
+      env: { ...process.env, PORT: String(port), DATASTORE_EMULATOR_HOST: emulator.host },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    for (const stream of [server.stdout!, server.stderr!]) {
+      stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    }
+    assert.deepEqual(await once(server, 'close'), [1, null]); // close: stdout fully read
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(lines.length, 1, output);
+    assert.equal(lines[0].severity, 'CRITICAL');
+    assert.equal(
+      lines[0].message,
+      `Cannot listen on port ${port}: something else is listening there`,
+    );
+  } finally {
+    squatter.close();
+  }
+});
