@@ -35,28 +35,25 @@ before(async () => {
 after(() => browser?.close());
 
 for (const stage of STAGES) {
-  test(`${stage}: the page as rendered, and a hostile User-Agent shown as text`, async () => {
+  test(`${stage}: the page as rendered, and a hostile User-Agent shown as text`, async (t) => {
     const app = await startStage(stage, file.services);
+    t.after(() => app.close());
     const context = await browser.newContext({ userAgent: HOSTILE });
-    try {
-      const page = await context.newPage();
-      const response = await page.goto(app.url + '/');
-      assert.equal(response?.status(), 200);
-      assert.equal(await page.title(), 'VisitMe Example');
-      assert.equal(await page.locator('h1').innerText(), 'VisitMe example');
-      assert.equal(await page.locator('h3').innerText(), 'Last 10 visits');
+    t.after(() => context.close());
+    const page = await context.newPage();
+    const response = await page.goto(app.url + '/');
+    assert.equal(response?.status(), 200);
+    assert.equal(await page.title(), 'VisitMe Example');
+    assert.equal(await page.locator('h1').innerText(), 'VisitMe example');
+    assert.equal(await page.locator('h3').innerText(), 'Last 10 visits');
 
-      const items = await page.locator('ul > li').allInnerTexts();
-      assert.equal(items.length, 1);
-      assert.match(items[0]!, /^\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d \d{4} from .+: /);
-      assert.ok(items[0]!.endsWith(`: ${HOSTILE}`), 'the User-Agent appears as text, verbatim');
-      assert.equal(await page.locator('ul img, ul script').count(), 0, 'no element was injected');
-      assert.equal(await page.evaluate(() => (globalThis as { pwned?: string }).pwned), undefined);
+    const items = await page.locator('ul > li').allInnerTexts();
+    assert.equal(items.length, 1);
+    assert.match(items[0]!, /^\w{3} \w{3} +\d{1,2} \d\d:\d\d:\d\d \d{4} from .+: /);
+    assert.ok(items[0]!.endsWith(`: ${HOSTILE}`), 'the User-Agent appears as text, verbatim');
+    assert.equal(await page.locator('ul img, ul script').count(), 0, 'no element was injected');
+    assert.equal(await page.evaluate(() => (globalThis as { pwned?: string }).pwned), undefined);
 
-      await page.screenshot({ path: join(SCREENSHOTS, `${stage}.png`), fullPage: true });
-    } finally {
-      await context.close();
-      await app.close();
-    }
+    await page.screenshot({ path: join(SCREENSHOTS, `${stage}.png`), fullPage: true });
   });
 }

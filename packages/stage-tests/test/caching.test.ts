@@ -12,152 +12,130 @@ const file = useServices();
 const as = (userAgent: string) => ({ 'user-agent': userAgent });
 
 describe('mod1-baseline', () => {
-  test('has no cache: every GET / stores a Visit, even from the same visitor', async () => {
+  test('has no cache: every GET / stores a Visit, even from the same visitor', async (t) => {
     const app = await startStage('mod1-baseline', file.services);
-    try {
-      for (let n = 1; n <= 3; n++) {
-        assert.equal((await get(app.url + '/', as('same browser'))).status, 200);
-        assert.equal(await app.visitCount(), n);
-      }
-    } finally {
-      await app.close();
+    t.after(() => app.close());
+    for (let n = 1; n <= 3; n++) {
+      assert.equal((await get(app.url + '/', as('same browser'))).status, 200);
+      assert.equal(await app.visitCount(), n);
     }
   });
 });
 
 for (const stage of CACHED_STAGES) {
   describe(stage, () => {
-    test('one visitor, many requests: one Visit; a second visitor: one more', async () => {
+    test('one visitor, many requests: one Visit; a second visitor: one more', async (t) => {
       const app = await startStage(stage, file.services);
-      try {
-        const first = await get(app.url + '/', as('alice'));
-        assert.match(String(first.headers['server-timing']), /^datastore;/);
-        for (let n = 0; n < 5; n++) {
-          const again = await get(app.url + '/', as('alice'));
-          assert.equal(again.status, 200);
-          assert.equal(again.headers['server-timing'], 'cache;desc=hit');
-        }
-        assert.equal(await app.visitCount(), 1);
-
-        const bob = await get(app.url + '/', as('bob'));
-        assert.match(String(bob.headers['server-timing']), /^datastore;/);
-        assert.equal(await app.visitCount(), 2);
-        // The newest cached visitor is now bob, so alice counts again, as in the codelab.
-        await get(app.url + '/', as('alice'));
-        assert.equal(await app.visitCount(), 3);
-      } finally {
-        await app.close();
+      t.after(() => app.close());
+      const first = await get(app.url + '/', as('alice'));
+      assert.match(String(first.headers['server-timing']), /^datastore;/);
+      for (let n = 0; n < 5; n++) {
+        const again = await get(app.url + '/', as('alice'));
+        assert.equal(again.status, 200);
+        assert.equal(again.headers['server-timing'], 'cache;desc=hit');
       }
+      assert.equal(await app.visitCount(), 1);
+
+      const bob = await get(app.url + '/', as('bob'));
+      assert.match(String(bob.headers['server-timing']), /^datastore;/);
+      assert.equal(await app.visitCount(), 2);
+      // The newest cached visitor is now bob, so alice counts again, as in the codelab.
+      await get(app.url + '/', as('alice'));
+      assert.equal(await app.visitCount(), 3);
     });
 
-    test('a hit renders byte for byte what the miss before it rendered', async () => {
+    test('a hit renders byte for byte what the miss before it rendered', async (t) => {
       const app = await startStage(stage, file.services);
-      try {
-        await get(app.url + '/', as('someone earlier'));
-        const miss = await get(app.url + '/', as('carol <b>&</b>'));
-        const hit = await get(app.url + '/', as('carol <b>&</b>'));
-        assert.match(String(miss.headers['server-timing']), /^datastore;/);
-        assert.equal(hit.headers['server-timing'], 'cache;desc=hit');
-        assert.equal(hit.body, miss.body);
-        assert.equal(hit.headers['content-type'], miss.headers['content-type']);
-      } finally {
-        await app.close();
-      }
+      t.after(() => app.close());
+      await get(app.url + '/', as('someone earlier'));
+      const miss = await get(app.url + '/', as('carol <b>&</b>'));
+      const hit = await get(app.url + '/', as('carol <b>&</b>'));
+      assert.match(String(miss.headers['server-timing']), /^datastore;/);
+      assert.equal(hit.headers['server-timing'], 'cache;desc=hit');
+      assert.equal(hit.body, miss.body);
+      assert.equal(hit.headers['content-type'], miss.headers['content-type']);
     });
 
-    test('a returning visitor is served from the cache even while Datastore is down', async () => {
+    test('a returning visitor is served from the cache even while Datastore is down', async (t) => {
       const app = await startStage(stage, { ...file.services, emulator: file.outage });
+      t.after(() => app.close());
+      await untilServing(app.url + '/'); // the emulator may just have come back
+      const before = await get(app.url + '/', as('dave'));
+      assert.equal(before.status, 200);
+      await file.outage.stop();
       try {
-        await untilServing(app.url + '/'); // the emulator may just have come back
-        const before = await get(app.url + '/', as('dave'));
-        assert.equal(before.status, 200);
-        await file.outage.stop();
-        try {
-          const during = await get(app.url + '/', as('dave'));
-          assert.equal(during.status, 200);
-          assert.equal(during.body, before.body);
-          assert.equal((await get(app.url + '/', as('erin'))).status, 503, 'a new visitor');
-        } finally {
-          await file.outage.restart();
-        }
+        const during = await get(app.url + '/', as('dave'));
+        assert.equal(during.status, 200);
+        assert.equal(during.body, before.body);
+        assert.equal((await get(app.url + '/', as('erin'))).status, 503, 'a new visitor');
       } finally {
-        await app.close();
+        await file.outage.restart();
       }
     });
   });
 }
 
 describe('mod12-memcache', () => {
-  test('caches for an hour, and an expired list is a miss', async () => {
+  test('caches for an hour, and an expired list is a miss', async (t) => {
     const cache = new NodeCache();
     const app = await startStage('mod12-memcache', file.services, { nodeCache: cache });
-    try {
-      const before = Date.now();
-      await get(app.url + '/', as('frank'));
-      const expiresAt = cache.getTtl('visits');
-      assert.ok(expiresAt, 'visits is cached with an expiry');
-      assert.ok(expiresAt >= before + HOUR * 1000 && expiresAt <= Date.now() + HOUR * 1000);
+    t.after(() => app.close());
+    const before = Date.now();
+    await get(app.url + '/', as('frank'));
+    const expiresAt = cache.getTtl('visits');
+    assert.ok(expiresAt, 'visits is cached with an expiry');
+    assert.ok(expiresAt >= before + HOUR * 1000 && expiresAt <= Date.now() + HOUR * 1000);
 
-      cache.ttl('visits', 1); // an hour, fast-forwarded to its last second
-      await new Promise((resolve) => setTimeout(resolve, 1100));
-      const afterExpiry = await get(app.url + '/', as('frank'));
-      assert.match(String(afterExpiry.headers['server-timing']), /^datastore;/);
-      assert.equal(await app.visitCount(), 2);
-    } finally {
-      await app.close();
-    }
+    cache.ttl('visits', 1); // an hour, fast-forwarded to its last second
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const afterExpiry = await get(app.url + '/', as('frank'));
+    assert.match(String(afterExpiry.headers['server-timing']), /^datastore;/);
+    assert.equal(await app.visitCount(), 2);
   });
 
-  test('two instances do not share their caches: each stores the same visitor', async () => {
+  test('two instances do not share their caches: each stores the same visitor', async (t) => {
     const first = await startStage('mod12-memcache', file.services);
+    t.after(() => first.close());
     const second = await startStage('mod12-memcache', file.services, {
       projectId: first.projectId,
     });
-    try {
-      await get(first.url + '/', as('grace'));
-      const fromSecond = await get(second.url + '/', as('grace'));
-      assert.match(String(fromSecond.headers['server-timing']), /^datastore;/);
-      assert.equal(await first.visitCount(), 2);
-    } finally {
-      await Promise.all([first.close(), second.close()]);
-    }
+    t.after(() => second.close());
+    await get(first.url + '/', as('grace'));
+    const fromSecond = await get(second.url + '/', as('grace'));
+    assert.match(String(fromSecond.headers['server-timing']), /^datastore;/);
+    assert.equal(await first.visitCount(), 2);
   });
 });
 
 describe('mod13-redis', () => {
-  test('caches under "visits" as JSON for an hour (SET visits … EX 3600)', async () => {
+  test('caches under "visits" as JSON for an hour (SET visits … EX 3600)', async (t) => {
     const app = await startStage('mod13-redis', file.services);
-    try {
-      const page = await get(app.url + '/', as('heidi'));
-      const ttl = await file.redisAdmin.ttl('visits');
-      assert.ok(ttl > HOUR - 5 && ttl <= HOUR, `TTL ${ttl}`);
-      const cached = JSON.parse((await file.redisAdmin.get('visits')) ?? 'null');
-      assert.equal(cached.length, 1);
-      assert.match(cached[0].visitor, /: heidi$/);
-      assert.ok(page.body.includes(cached[0].visitor.replace(/^.*: /, '')));
+    t.after(() => app.close());
+    const page = await get(app.url + '/', as('heidi'));
+    const ttl = await file.redisAdmin.ttl('visits');
+    assert.ok(ttl > HOUR - 5 && ttl <= HOUR, `TTL ${ttl}`);
+    const cached = JSON.parse((await file.redisAdmin.get('visits')) ?? 'null');
+    assert.equal(cached.length, 1);
+    assert.match(cached[0].visitor, /: heidi$/);
+    assert.ok(page.body.includes(cached[0].visitor.replace(/^.*: /, '')));
 
-      await file.redisAdmin.pexpire('visits', 1); // the hour is over
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const afterExpiry = await get(app.url + '/', as('heidi'));
-      assert.match(String(afterExpiry.headers['server-timing']), /^datastore;/);
-      assert.equal(await app.visitCount(), 2);
-    } finally {
-      await app.close();
-    }
+    await file.redisAdmin.pexpire('visits', 1); // the hour is over
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const afterExpiry = await get(app.url + '/', as('heidi'));
+    assert.match(String(afterExpiry.headers['server-timing']), /^datastore;/);
+    assert.equal(await app.visitCount(), 2);
   });
 
-  test('two instances share one Redis: the second stores nothing for the same visitor', async () => {
+  test('two instances share one Redis: the second stores nothing for the same visitor', async (t) => {
     const first = await startStage('mod13-redis', file.services);
+    t.after(() => first.close());
     const second = await startStage('mod13-redis', file.services, { projectId: first.projectId });
-    try {
-      const fromFirst = await get(first.url + '/', as('ivan'));
-      const fromSecond = await get(second.url + '/', as('ivan'));
-      assert.equal(fromSecond.headers['server-timing'], 'cache;desc=hit');
-      assert.equal(fromSecond.body, fromFirst.body);
-      assert.equal(await first.visitCount(), 1);
-    } finally {
-      await Promise.all([first.close(), second.close()]);
-    }
+    t.after(() => second.close());
+    const fromFirst = await get(first.url + '/', as('ivan'));
+    const fromSecond = await get(second.url + '/', as('ivan'));
+    assert.equal(fromSecond.headers['server-timing'], 'cache;desc=hit');
+    assert.equal(fromSecond.body, fromFirst.body);
+    assert.equal(await first.visitCount(), 1);
   });
 });
 

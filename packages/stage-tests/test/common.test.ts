@@ -21,179 +21,148 @@ function visitsOnPage(html: string) {
 
 for (const stage of STAGES) {
   describe(stage, () => {
-    test('the page is the original one: the 10 newest visits, newest first', async () => {
+    test('the page is the original one: the 10 newest visits, newest first', async (t) => {
       const app = await startStage(stage, file.services);
-      try {
-        const startedAt = Math.floor(Date.now() / 1000) * 1000;
-        let response;
-        for (let n = 1; n <= 12; n++) {
-          response = await get(app.url + '/', { 'user-agent': `browser ${n}` });
-          assert.equal(response.status, 200);
-        }
-        assert.ok(response);
-        assert.match(response.headers['content-type'] ?? '', /^text\/html; charset=utf-8/);
-        assert.match(response.body, /<title>VisitMe Example<\/title>/);
-        assert.match(response.body, /<h1>VisitMe example<\/h1>/);
-        assert.match(response.body, /<h3>Last 10 visits<\/h3>/);
-
-        const visits = visitsOnPage(response.body);
-        assert.deepEqual(
-          visits.map(({ visitor }) => visitor.replace(/^.*?: /, '')),
-          [12, 11, 10, 9, 8, 7, 6, 5, 4, 3].map((n) => `browser ${n}`),
-        );
-        for (const { timestamp, visitor } of visits) {
-          assert.match(visitor.split(': ')[0] ?? '', LOOPBACK);
-          // ctime() has no zone: it is UTC, and falls within this test.
-          const shown = Date.parse(`${timestamp.replace(/ +/g, ' ')} UTC`);
-          assert.ok(shown >= startedAt && shown <= Date.now(), `${timestamp} is now, in UTC`);
-        }
-        assert.equal(await app.visitCount(), 12);
-      } finally {
-        await app.close();
-      }
-    });
-
-    test('a User-Agent holding HTML comes back escaped, never as markup', async () => {
-      const app = await startStage(stage, file.services);
-      try {
-        const hostile = `<script>alert("x")</script><img src=x onerror='y'>&amp;`;
-        const response = await get(app.url + '/', { 'user-agent': hostile });
+      t.after(() => app.close());
+      const startedAt = Math.floor(Date.now() / 1000) * 1000;
+      let response;
+      for (let n = 1; n <= 12; n++) {
+        response = await get(app.url + '/', { 'user-agent': `browser ${n}` });
         assert.equal(response.status, 200);
-        assert.ok(!response.body.includes('<script>'));
-        assert.ok(!response.body.includes('<img'));
-        const [visit] = visitsOnPage(response.body);
-        assert.match(
-          visit?.visitor ?? '',
-          /: &lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;&lt;img src=x onerror='y'&gt;&amp;amp;$/,
-        );
-      } finally {
-        await app.close();
       }
+      assert.ok(response);
+      assert.match(response.headers['content-type'] ?? '', /^text\/html; charset=utf-8/);
+      assert.match(response.body, /<title>VisitMe Example<\/title>/);
+      assert.match(response.body, /<h1>VisitMe example<\/h1>/);
+      assert.match(response.body, /<h3>Last 10 visits<\/h3>/);
+
+      const visits = visitsOnPage(response.body);
+      assert.deepEqual(
+        visits.map(({ visitor }) => visitor.replace(/^.*?: /, '')),
+        [12, 11, 10, 9, 8, 7, 6, 5, 4, 3].map((n) => `browser ${n}`),
+      );
+      for (const { timestamp, visitor } of visits) {
+        assert.match(visitor.split(': ')[0] ?? '', LOOPBACK);
+        // ctime() has no zone: it is UTC, and falls within this test.
+        const shown = Date.parse(`${timestamp.replace(/ +/g, ' ')} UTC`);
+        assert.ok(shown >= startedAt && shown <= Date.now(), `${timestamp} is now, in UTC`);
+      }
+      assert.equal(await app.visitCount(), 12);
     });
 
-    test('a 3,000-byte User-Agent is stored and shown whole', async () => {
+    test('a User-Agent holding HTML comes back escaped, never as markup', async (t) => {
       const app = await startStage(stage, file.services);
-      try {
-        const long = 'Mozilla/5.0 '.padEnd(3000, 'x');
-        const response = await get(app.url + '/', { 'user-agent': long });
-        assert.equal(response.status, 200);
-        const [visit] = visitsOnPage(response.body);
-        assert.ok(visit?.visitor.endsWith(`: ${long}`));
-        assert.equal(await app.visitCount(), 1);
-      } finally {
-        await app.close();
-      }
+      t.after(() => app.close());
+      const hostile = `<script>alert("x")</script><img src=x onerror='y'>&amp;`;
+      const response = await get(app.url + '/', { 'user-agent': hostile });
+      assert.equal(response.status, 200);
+      assert.ok(!response.body.includes('<script>'));
+      assert.ok(!response.body.includes('<img'));
+      const [visit] = visitsOnPage(response.body);
+      assert.match(
+        visit?.visitor ?? '',
+        /: &lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;&lt;img src=x onerror='y'&gt;&amp;amp;$/,
+      );
     });
 
-    test('a request without a User-Agent is stored with an empty one', async () => {
+    test('a 3,000-byte User-Agent is stored and shown whole', async (t) => {
       const app = await startStage(stage, file.services);
-      try {
-        const response = await get(app.url + '/');
-        assert.equal(response.status, 200);
-        const [visit] = visitsOnPage(response.body);
-        assert.match(visit?.visitor ?? '', /^[^ ]+: $/);
-        assert.equal(await app.visitCount(), 1);
-      } finally {
-        await app.close();
-      }
+      t.after(() => app.close());
+      const long = 'Mozilla/5.0 '.padEnd(3000, 'x');
+      const response = await get(app.url + '/', { 'user-agent': long });
+      assert.equal(response.status, 200);
+      const [visit] = visitsOnPage(response.body);
+      assert.ok(visit?.visitor.endsWith(`: ${long}`));
+      assert.equal(await app.visitCount(), 1);
     });
 
-    test('off App Engine a forged X-Forwarded-For does not change the visitor', async () => {
+    test('a request without a User-Agent is stored with an empty one', async (t) => {
       const app = await startStage(stage, file.services);
-      try {
-        const response = await get(app.url + '/', {
-          'user-agent': 'forger',
-          'x-forwarded-for': '203.0.113.9',
-        });
-        const [visit] = visitsOnPage(response.body);
-        assert.match(visit?.visitor.split(': ')[0] ?? '', LOOPBACK);
-      } finally {
-        await app.close();
-      }
+      t.after(() => app.close());
+      const response = await get(app.url + '/');
+      assert.equal(response.status, 200);
+      const [visit] = visitsOnPage(response.body);
+      assert.match(visit?.visitor ?? '', /^[^ ]+: $/);
+      assert.equal(await app.visitCount(), 1);
     });
 
-    test("on App Engine the visitor is the address App Engine's front end saw", async () => {
+    test('off App Engine a forged X-Forwarded-For does not change the visitor', async (t) => {
+      const app = await startStage(stage, file.services);
+      t.after(() => app.close());
+      const response = await get(app.url + '/', {
+        'user-agent': 'forger',
+        'x-forwarded-for': '203.0.113.9',
+      });
+      const [visit] = visitsOnPage(response.body);
+      assert.match(visit?.visitor.split(': ')[0] ?? '', LOOPBACK);
+    });
+
+    test("on App Engine the visitor is the address App Engine's front end saw", async (t) => {
       process.env.GAE_ENV = 'standard';
       const app = await startStage(stage, file.services).finally(() => delete process.env.GAE_ENV);
-      try {
-        // The client forged the first entry; the front end appended the address it saw,
-        // and the instance's link-local proxy its own.
-        const response = await get(app.url + '/', {
-          'user-agent': 'phone',
-          'x-forwarded-for': '6.6.6.6, 203.0.113.9, 169.254.1.1',
-        });
-        const [visit] = visitsOnPage(response.body);
-        assert.equal(visit?.visitor, '203.0.113.9: phone');
-      } finally {
-        await app.close();
-      }
+      t.after(() => app.close());
+      // The client forged the first entry; the front end appended the address it saw,
+      // and the instance's link-local proxy its own.
+      const response = await get(app.url + '/', {
+        'user-agent': 'phone',
+        'x-forwarded-for': '6.6.6.6, 203.0.113.9, 169.254.1.1',
+      });
+      const [visit] = visitsOnPage(response.body);
+      assert.equal(visit?.visitor, '203.0.113.9: phone');
     });
 
-    test('an unknown path is a 404 and stores nothing', async () => {
+    test('an unknown path is a 404 and stores nothing', async (t) => {
       const app = await startStage(stage, file.services);
-      try {
-        for (const path of ['/nope', '/index.html', '/visits?x=1', '/%E0%A4%A', '/..%2f..%2fetc']) {
-          const response = await get(app.url + path);
-          assert.equal(response.status, 404, path);
-          assert.match(response.body, /^Not found/);
-        }
-        assert.equal(await app.visitCount(), 0);
-      } finally {
-        await app.close();
+      t.after(() => app.close());
+      for (const path of ['/nope', '/index.html', '/visits?x=1', '/%E0%A4%A', '/..%2f..%2fetc']) {
+        const response = await get(app.url + path);
+        assert.equal(response.status, 404, path);
+        assert.match(response.body, /^Not found/);
       }
+      assert.equal(await app.visitCount(), 0);
     });
 
-    test('Server-Timing says the request went to Datastore', async () => {
+    test('Server-Timing says the request went to Datastore', async (t) => {
       const app = await startStage(stage, file.services);
-      try {
-        const response = await get(app.url + '/', { 'user-agent': 'curious' });
-        assert.match(
-          String(response.headers['server-timing']),
-          /^datastore;dur=\d+\.\d;desc="queried"$/,
-        );
-      } finally {
-        await app.close();
-      }
+      t.after(() => app.close());
+      const response = await get(app.url + '/', { 'user-agent': 'curious' });
+      assert.match(
+        String(response.headers['server-timing']),
+        /^datastore;dur=\d+\.\d;desc="queried"$/,
+      );
     });
 
-    test('Datastore stopped: 503 with a short message, then 200 once it is back', async () => {
+    test('Datastore stopped: 503 with a short message, then 200 once it is back', async (t) => {
       const app = await startStage(stage, { ...file.services, emulator: file.outage });
-      try {
-        await untilServing(app.url + '/'); // the emulator may just have come back
-        await file.outage.stop();
+      t.after(() => app.close());
+      await untilServing(app.url + '/'); // the emulator may just have come back
+      await file.outage.stop();
 
-        const startedAt = Date.now();
-        const response = await get(app.url + '/', { 'user-agent': 'during' });
-        assert.equal(response.status, 503);
-        // Not a speed check: the client library's default would retry for a minute or more.
-        assert.ok(Date.now() - startedAt < 20_000, 'answers within the Datastore deadline');
-        assert.equal(response.headers['retry-after'], '5');
-        assert.match(response.body, /^VisitMe cannot reach its database right now\./);
-        assert.doesNotMatch(response.body, /Error|at .*\.js/);
+      const startedAt = Date.now();
+      const response = await get(app.url + '/', { 'user-agent': 'during' });
+      assert.equal(response.status, 503);
+      // Not a speed check: the client library's default would retry for a minute or more.
+      assert.ok(Date.now() - startedAt < 20_000, 'answers within the Datastore deadline');
+      assert.equal(response.headers['retry-after'], '5');
+      assert.match(response.body, /^VisitMe cannot reach its database right now\./);
+      assert.doesNotMatch(response.body, /Error|at .*\.js/);
 
-        await file.outage.restart();
-        await untilServing(app.url + '/'); // without a restart of the app
-      } finally {
-        await app.close();
-      }
+      await file.outage.restart();
+      await untilServing(app.url + '/'); // without a restart of the app
     });
 
-    test('Datastore hung: a 503 at the deadline instead of a hung request', async () => {
+    test('Datastore hung: a 503 at the deadline instead of a hung request', async (t) => {
       const app = await startStage(stage, { ...file.services, emulator: file.outage });
-      try {
-        await untilServing(app.url + '/');
-        file.outage.pause();
-        const startedAt = Date.now();
-        const response = await get(app.url + '/', { 'user-agent': 'during' }).finally(() =>
-          file.outage.resume(),
-        );
-        assert.equal(response.status, 503);
-        assert.ok(Date.now() - startedAt < 20_000, 'answers within the Datastore deadline');
-        assert.equal((await get(app.url + '/', { 'user-agent': 'after' })).status, 200);
-      } finally {
-        file.outage.resume();
-        await app.close();
-      }
+      t.after(() => app.close());
+      await untilServing(app.url + '/');
+      file.outage.pause();
+      const startedAt = Date.now();
+      const response = await get(app.url + '/', { 'user-agent': 'during' }).finally(() =>
+        file.outage.resume(),
+      );
+      assert.equal(response.status, 503);
+      assert.ok(Date.now() - startedAt < 20_000, 'answers within the Datastore deadline');
+      assert.equal((await get(app.url + '/', { 'user-agent': 'after' })).status, 200);
     });
   });
 }

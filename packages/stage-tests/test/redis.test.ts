@@ -53,70 +53,61 @@ async function untilHit(url: string, userAgent: string, timeoutMs = 15_000) {
   assert.fail('caching did not resume');
 }
 
-test('Redis stopped: every request is still a 200 from Datastore, soon; then it comes back', async () => {
+test('Redis stopped: every request is still a 200 from Datastore, soon; then it comes back', async (t) => {
   const app = await startStage('mod13-redis', file.services);
-  try {
-    await get(app.url + '/', as('judy'));
-    const logs = await logsDuring(async () => {
-      await file.services.redis.stop();
-      for (let n = 0; n < 5; n++) {
-        const startedAt = Date.now();
-        const response = await get(app.url + '/', as('judy'));
-        assert.equal(response.status, 200);
-        assert.match(String(response.headers['server-timing']), /^datastore;/, 'no cache, no hit');
-        assert.ok(Date.now() - startedAt < BOUNDED_MS);
-      }
-      assert.equal(await app.visitCount(), 6, 'with no cache, every request stores its visit');
-
-      await file.services.redis.restart();
-      await untilHit(app.url + '/', 'judy');
-    });
-    const failing = logs.filter(({ message }) => message.startsWith('Redis is failing'));
-    const resumed = logs.filter(({ message }) => message.startsWith('Redis answers again'));
-    assert.equal(failing.length, 1, 'the outage is logged once, not per request');
-    assert.equal(failing[0]?.severity, 'WARNING');
-    assert.equal(resumed.length, 1, 'and its end once');
-  } finally {
-    await app.close();
-  }
-});
-
-test('Redis hung (process frozen): still 200s, each within a bounded delay', async () => {
-  const app = await startStage('mod13-redis', file.services);
-  try {
-    await get(app.url + '/', as('ken'));
-    file.services.redis.pause();
-    for (let n = 0; n < 3; n++) {
+  t.after(() => app.close());
+  await get(app.url + '/', as('judy'));
+  const logs = await logsDuring(async () => {
+    await file.services.redis.stop();
+    for (let n = 0; n < 5; n++) {
       const startedAt = Date.now();
-      const response = await get(app.url + '/', as('ken'));
+      const response = await get(app.url + '/', as('judy'));
       assert.equal(response.status, 200);
-      assert.ok(Date.now() - startedAt < BOUNDED_MS, `${Date.now() - startedAt} ms`);
+      assert.match(String(response.headers['server-timing']), /^datastore;/, 'no cache, no hit');
+      assert.ok(Date.now() - startedAt < BOUNDED_MS);
     }
-    file.services.redis.resume();
-    await untilHit(app.url + '/', 'ken');
-  } finally {
-    file.services.redis.resume();
-    await app.close();
-  }
+    assert.equal(await app.visitCount(), 6, 'with no cache, every request stores its visit');
+
+    await file.services.redis.restart();
+    await untilHit(app.url + '/', 'judy');
+  });
+  const failing = logs.filter(({ message }) => message.startsWith('Redis is failing'));
+  const resumed = logs.filter(({ message }) => message.startsWith('Redis answers again'));
+  assert.equal(failing.length, 1, 'the outage is logged once, not per request');
+  assert.equal(failing[0]?.severity, 'WARNING');
+  assert.equal(resumed.length, 1, 'and its end once');
 });
 
-test('Redis busy (DEBUG SLEEP): the page does not wait for it', async () => {
+test('Redis hung (process frozen): still 200s, each within a bounded delay', async (t) => {
   const app = await startStage('mod13-redis', file.services);
-  const sleeper = new Redis({ host: file.services.redis.host, port: file.services.redis.port });
-  try {
-    await get(app.url + '/', as('lena'));
-    const sleeping = sleeper.call('DEBUG', 'SLEEP', '2');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  t.after(() => app.close());
+  await get(app.url + '/', as('ken'));
+  file.services.redis.pause();
+  t.after(() => file.services.redis.resume()); // should an assertion fail while it is frozen
+  for (let n = 0; n < 3; n++) {
     const startedAt = Date.now();
-    const response = await get(app.url + '/', as('lena'));
+    const response = await get(app.url + '/', as('ken'));
     assert.equal(response.status, 200);
-    assert.ok(Date.now() - startedAt < 1500, 'served before Redis woke up');
-    await sleeping;
-    await untilHit(app.url + '/', 'lena');
-  } finally {
-    sleeper.disconnect();
-    await app.close();
+    assert.ok(Date.now() - startedAt < BOUNDED_MS, `${Date.now() - startedAt} ms`);
   }
+  file.services.redis.resume();
+  await untilHit(app.url + '/', 'ken');
+});
+
+test('Redis busy (DEBUG SLEEP): the page does not wait for it', async (t) => {
+  const app = await startStage('mod13-redis', file.services);
+  t.after(() => app.close());
+  const sleeper = new Redis({ host: file.services.redis.host, port: file.services.redis.port });
+  t.after(() => sleeper.disconnect());
+  await get(app.url + '/', as('lena'));
+  const sleeping = sleeper.call('DEBUG', 'SLEEP', '2');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const startedAt = Date.now();
+  const response = await get(app.url + '/', as('lena'));
+  assert.equal(response.status, 200);
+  assert.ok(Date.now() - startedAt < 1500, 'served before Redis woke up');
+  await sleeping;
+  await untilHit(app.url + '/', 'lena');
 });
 
 for (const [what, garbage] of [
@@ -125,32 +116,26 @@ for (const [what, garbage] of [
   ['visits with a bad timestamp', JSON.stringify([{ visitor: 'x', timestamp: 'yesterday' }])],
   ['visits without a visitor', JSON.stringify([{ timestamp: new Date().toISOString() }])],
 ]) {
-  test(`something else under "visits" (${what}) is a miss, and is overwritten`, async () => {
+  test(`something else under "visits" (${what}) is a miss, and is overwritten`, async (t) => {
     const app = await startStage('mod13-redis', file.services);
-    try {
-      await file.redisAdmin.set('visits', garbage!, 'EX', 3600);
-      const response = await get(app.url + '/', as('mallory'));
-      assert.equal(response.status, 200);
-      assert.match(String(response.headers['server-timing']), /^datastore;/);
-      const cached = JSON.parse((await file.redisAdmin.get('visits')) ?? 'null');
-      assert.match(cached[0].visitor, /: mallory$/);
-      assert.equal((await get(app.url + '/', as('mallory'))).headers['server-timing'], hit);
-    } finally {
-      await app.close();
-    }
+    t.after(() => app.close());
+    await file.redisAdmin.set('visits', garbage!, 'EX', 3600);
+    const response = await get(app.url + '/', as('mallory'));
+    assert.equal(response.status, 200);
+    assert.match(String(response.headers['server-timing']), /^datastore;/);
+    const cached = JSON.parse((await file.redisAdmin.get('visits')) ?? 'null');
+    assert.match(cached[0].visitor, /: mallory$/);
+    assert.equal((await get(app.url + '/', as('mallory'))).headers['server-timing'], hit);
   });
 }
 
-test('a wrong type under "visits" (a Redis list) is a miss too, and is overwritten', async () => {
+test('a wrong type under "visits" (a Redis list) is a miss too, and is overwritten', async (t) => {
   const app = await startStage('mod13-redis', file.services);
-  try {
-    await file.redisAdmin.rpush('visits', 'a', 'b');
-    assert.equal((await get(app.url + '/', as('nina'))).status, 200);
-    assert.equal(await file.redisAdmin.type('visits'), 'string');
-    assert.equal((await get(app.url + '/', as('nina'))).headers['server-timing'], hit);
-  } finally {
-    await app.close();
-  }
+  t.after(() => app.close());
+  await file.redisAdmin.rpush('visits', 'a', 'b');
+  assert.equal((await get(app.url + '/', as('nina'))).status, 200);
+  assert.equal(await file.redisAdmin.type('visits'), 'string');
+  assert.equal((await get(app.url + '/', as('nina'))).headers['server-timing'], hit);
 });
 
 test('AUTH: with REDIS_PASSWORD the cache works; without it, pages are still served', async () => {
@@ -203,15 +188,12 @@ test('TLS: with REDIS_TLS_CA (in-transit encryption) the cache works', async () 
   }
 });
 
-test('a Redis that was never there: pages are served from the first request on', async () => {
+test('a Redis that was never there: pages are served from the first request on', async (t) => {
   const app = await startStage('mod13-redis', file.services, {
     redisEnv: { REDIS_HOST: '127.0.0.1', REDIS_PORT: String(await freePort()) },
   });
-  try {
-    for (let n = 0; n < 3; n++) assert.equal((await get(app.url + '/', as('sybil'))).status, 200);
-  } finally {
-    await app.close();
-  }
+  t.after(() => app.close());
+  for (let n = 0; n < 3; n++) assert.equal((await get(app.url + '/', as('sybil'))).status, 200);
 });
 
 test('a REDIS_PORT that is not a port is refused at start, saying so', () => {
