@@ -42,10 +42,7 @@ export function lessonFiles(stage: string, modulesDir = MODULES_DIR): Map<string
       if (entry.isDirectory()) {
         if (!NOT_THE_LESSON_DIRS.has(entry.name)) walk(path);
       } else if (!NOT_THE_LESSON_FILES.has(entry.name)) {
-        const text = readFileSync(path, 'utf8');
-        const name = relative(root, path);
-        // Each folder names its own workspace: that line differs between any two stages.
-        files.set(name, name === 'package.json' ? text.replace(/^ {2}"name": ".*",\n/m, '') : text);
+        files.set(relative(root, path), readFileSync(path, 'utf8'));
       }
     }
   };
@@ -61,13 +58,17 @@ export interface FileChange {
   patch: string;
 }
 
-/** Every file that differs between two stages, with its unified diff. */
+/**
+ * Every file that differs between two stages, with its unified diff: applied to a copy of
+ * `from` (`git apply -p1`), it gives `to`, all but the workspace name.
+ */
 export function stageDiff(from: string, to: string, modulesDir = MODULES_DIR): FileChange[] {
   const [before, after] = [lessonFiles(from, modulesDir), lessonFiles(to, modulesDir)];
   const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
   const changes: FileChange[] = [];
   for (const path of paths) {
-    const [a, b] = [before.get(path), after.get(path)];
+    const a = before.get(path);
+    const b = path === 'package.json' ? sameWorkspaceName(after.get(path), a) : after.get(path);
     if (a === b) continue;
     const lines = structuredPatch(path, path, a ?? '', b ?? '').hunks.flatMap((hunk) => hunk.lines);
     const patch = createTwoFilesPatch(
@@ -87,4 +88,12 @@ export function stageDiff(from: string, to: string, modulesDir = MODULES_DIR): F
     });
   }
   return changes;
+}
+
+// Each folder names its own workspace, so that line differs between any two stages. Giving
+// `to` the name `from` has leaves it out of the diff and keeps every line number true.
+function sameWorkspaceName(to: string | undefined, from: string | undefined) {
+  const name = /^ {2}"name": ".*",$/m;
+  const fromName = from?.match(name)?.[0];
+  return fromName === undefined ? to : to?.replace(name, () => fromName);
 }

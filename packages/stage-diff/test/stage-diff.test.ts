@@ -3,9 +3,10 @@
 // copied into a stage, reformatting, a renamed variable, a stray edit). When a lesson
 // really changes, change its pin with it.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { MODULES_DIR, lessonFiles, resolveStage, stageDiff, stages } from '../src/stage-diff.js';
@@ -73,6 +74,41 @@ test('npm run diff prints unified diffs, plain when not on a terminal', () => {
   assert.match(output, /^\+import NodeCache from 'node-cache';$/m);
   assert.doesNotMatch(output, /\u001b\[/, 'no colour codes in a pipe');
   assert.doesNotMatch(output, /README|"name"/, 'READMEs and workspace names are not the lesson');
+});
+
+test('the printed diff is the whole lesson: applied to a copy of a stage, it gives the next', () => {
+  const all = stages();
+  for (const [index, to] of all.slice(1).entries()) {
+    const from = all[index]!;
+    const copy = mkdtempSync(join(tmpdir(), `${from}-`));
+    try {
+      for (const path of lessonFiles(from).keys()) {
+        mkdirSync(dirname(join(copy, path)), { recursive: true });
+        copyFileSync(join(MODULES_DIR, from, path), join(copy, path));
+      }
+      const patch = execFileSync(process.execPath, [CLI, from, to], { encoding: 'utf8' });
+      const applied = spawnSync('git', ['apply', '-p1', '--verbose', '-'], {
+        cwd: copy,
+        input: patch,
+        encoding: 'utf8',
+      });
+      assert.equal(applied.status, 0, applied.stderr);
+      assert.doesNotMatch(applied.stderr, /offset|fuzz/, 'every hunk at the line it names');
+      const expected = lessonFiles(to);
+      const actual = lessonFiles(basename(copy), tmpdir());
+      assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort(), `${from} → ${to}`);
+      for (const [path, text] of expected) {
+        const workspaceName = /^ {2}"name": ".*",$/m;
+        assert.equal(
+          actual.get(path)?.replace(workspaceName, ''),
+          text.replace(workspaceName, ''),
+          `${from} → ${to}: ${path}`,
+        );
+      }
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  }
 });
 
 test('npm run diff --stat summarises every consecutive pair', () => {
