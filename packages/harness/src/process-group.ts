@@ -34,6 +34,29 @@ function onSignal(signal: NodeJS.Signals) {
 }
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
 
+// Even SIGKILL, which no handler sees: a shell in its own group holds the read end of a
+// pipe from this process and the list of live groups. When this process dies, however it
+// dies, the pipe closes and the shell kills every group still on its list.
+const REAPER = `
+  groups=' '
+  while read -r line; do
+    case $line in
+      -*) groups=$(printf '%s' "$groups" | sed "s/ \${line#-} / /") ;;
+      *) groups="$groups$line " ;;
+    esac
+  done
+  for group in $groups; do kill -KILL "-$group" 2>/dev/null; done
+`;
+let reaper: ChildProcess | undefined;
+function tellReaper(line: string) {
+  if (!reaper) {
+    reaper = spawn('sh', ['-c', REAPER], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    reaper.stdin!.on('error', () => {}); // it is gone: the exit handlers still kill the groups
+    reaper.unref(); // it must not keep this process alive
+  }
+  reaper.stdin!.write(`${line}\n`);
+}
+
 function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
   if (child.pid === undefined) return;
   try {
@@ -69,11 +92,15 @@ export function spawnGroup(
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   running.add(child);
+  if (child.pid !== undefined) tellReaper(String(child.pid));
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
     child.once('error', () => resolve());
   });
-  void exited.then(() => running.delete(child));
+  void exited.then(() => {
+    running.delete(child);
+    if (child.pid !== undefined) tellReaper(`-${child.pid}`);
+  });
   return {
     child,
     output: () => recent,

@@ -90,3 +90,40 @@ test('freePort picks free ports below the ephemeral range, never the same one tw
     }
   }
 });
+
+test('a test process killed outright (SIGKILL, no handler runs) takes its emulator with it', async () => {
+  const script = `
+    import { startDatastoreEmulator } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+    const emulator = await startDatastoreEmulator();
+    console.log(emulator.port);
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  const port = Number(chunk.toString().trim());
+  assert.notDeepEqual(processesOnPort(port), [], 'the emulator runs');
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  const deadline = Date.now() + 5000;
+  while (processesOnPort(port).length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.deepEqual(processesOnPort(port), []);
+  assert.equal(await isListening(port), false);
+});
+
+test('the reaper keeps no test process alive', { timeout: 30_000 }, async () => {
+  const script = `
+    import { startDatastoreEmulator } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+    const emulator = await startDatastoreEmulator();
+    await emulator.stop();
+    console.log('stopped');
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, 'it exits by itself once its work is done');
+});
