@@ -50,8 +50,14 @@ const REAPER = `
 let reaper: ChildProcess | undefined;
 function tellReaper(line: string) {
   if (!reaper) {
-    reaper = spawn('sh', ['-c', REAPER], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-    reaper.stdin!.on('error', () => {}); // it is gone: the exit handlers still kill the groups
+    // By its full path: PATH may be anything, even empty (the stack's no-tools test).
+    reaper = spawn('/bin/sh', ['-c', REAPER], {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
+    // Without it, the exit and signal handlers above still kill the groups.
+    reaper.on('error', () => {});
+    reaper.stdin!.on('error', () => {});
     reaper.unref(); // it must not keep this process alive
   }
   reaper.stdin!.write(`${line}\n`);
