@@ -71,7 +71,7 @@ async function loadFor(url: string, seconds: number, options: { newVisitors?: bo
   return { result, statuses };
 }
 
-test('mod13-redis: Redis stopped under load: no request fails, and caching resumes', async () => {
+test('mod13-redis: Redis stopped under load: no request fails, and caching resumes', async (t) => {
   const { server, url } = await startServer('mod13-redis');
   try {
     const load = loadFor(url, 6);
@@ -84,6 +84,10 @@ test('mod13-redis: Redis stopped under load: no request fails, and caching resum
     assert.equal(result.errors + result.timeouts, 0);
     // The bound we hold: Redis commands give up after 250 ms; p99 stays well under a second.
     assert.ok(result.latency.p99 < 1000, `p99 ${result.latency.p99} ms`);
+    t.diagnostic(
+      `through the outage: ${result.requests.total} pages, p99 ${result.latency.p99} ms, ` +
+        `slowest ${result.latency.max} ms`,
+    );
     let hit = false;
     for (let attempt = 0; attempt < 50 && !hit; attempt++) {
       hit =
@@ -100,7 +104,7 @@ test('mod13-redis: Redis stopped under load: no request fails, and caching resum
 
 for (const stage of STAGES) {
   describe(stage, () => {
-    test('Datastore stopped under load: 503s within the deadline, none hangs, then 200s', async () => {
+    test('Datastore stopped under load: 503s within the deadline, none hangs, then 200s', async (t) => {
       const { server, url } = await startServer(stage, file.outage.host);
       try {
         await untilServing(url + '/');
@@ -112,6 +116,10 @@ for (const stage of STAGES) {
         assert.equal(result.timeouts, 0, 'no request hung');
         // Datastore calls have a 5 s deadline: nothing waits much longer than that.
         assert.ok(result.latency.max < 8000, `slowest ${result.latency.max} ms`);
+        t.diagnostic(
+          `${statuses.get(200)} pages, then ${statuses.get(503)} 503s; ` +
+            `p99 ${result.latency.p99} ms, slowest ${result.latency.max} ms`,
+        );
         assert.ok(alive(server), 'the process survives');
         await file.outage.restart();
         await untilServing(url + '/');
