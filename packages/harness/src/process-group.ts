@@ -104,6 +104,8 @@ export function spawnGroup(
     child.once('error', () => resolve());
   });
   void exited.then(() => {
+    // The group goes with its leader: the emulator's JVM outlives its launcher otherwise.
+    signalGroup(child, 'SIGKILL');
     running.delete(child);
     if (child.pid !== undefined) tellReaper(`-${child.pid}`);
   });

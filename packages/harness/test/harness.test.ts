@@ -36,6 +36,28 @@ test('restart() brings a fresh emulator back on the same port', async () => {
   }
 });
 
+test("when a group's leader dies, the rest of the group goes with it", async () => {
+  const emulator = await startDatastoreEmulator();
+  const launcher = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .find(
+      (line) =>
+        line.includes('cloud_datastore_emulator start') && line.includes(`--port=${emulator.port}`),
+    );
+  try {
+    assert.ok(launcher, 'the launcher runs');
+    assert.ok(processesOnPort(emulator.port).length >= 2, 'and its JVM');
+    process.kill(Number(launcher.trim().split(' ')[0]), 'SIGKILL'); // the launcher alone
+    const deadline = Date.now() + 5000;
+    while (processesOnPort(emulator.port).length > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(processesOnPort(emulator.port), [], 'no JVM left behind');
+  } finally {
+    for (const pid of processesOnPort(emulator.port)) process.kill(pid, 'SIGKILL');
+  }
+});
+
 test('a process that dies without stopping its emulator takes the emulator with it', async () => {
   // A child starts an emulator, reports its port, then fails like a crashing test file.
   const script = `
