@@ -13,6 +13,32 @@ function processesOnPort(port: number): number[] {
     .map((line) => Number(line.trim().split(' ')[0]));
 }
 
+const HARNESS = JSON.stringify(new URL('../src/index.js', import.meta.url).href);
+
+/** A child like a test file: it starts an emulator, prints its port, then runs `then`. */
+async function testFileWithEmulator(then: string) {
+  const script = `
+    import { startDatastoreEmulator } from ${HARNESS};
+    const emulator = await startDatastoreEmulator();
+    console.log(emulator.port);
+    ${then}
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+  return { child, port: Number(chunk.toString().trim()) };
+}
+
+/** The processes still mentioning this port once they have had up to 5 s to go. */
+async function processesLeftOn(port: number): Promise<number[]> {
+  const deadline = Date.now() + 5000;
+  while (processesOnPort(port).length > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return processesOnPort(port);
+}
+
 test('the emulator starts healthy and stop() leaves no process and no listener', async () => {
   const emulator = await startDatastoreEmulator();
   assert.match(emulator.host, /^127\.0\.0\.1:\d+$/);
@@ -48,53 +74,27 @@ test("when a group's leader dies, the rest of the group goes with it", async () 
     assert.ok(launcher, 'the launcher runs');
     assert.ok(processesOnPort(emulator.port).length >= 2, 'and its JVM');
     process.kill(Number(launcher.trim().split(' ')[0]), 'SIGKILL'); // the launcher alone
-    const deadline = Date.now() + 5000;
-    while (processesOnPort(emulator.port).length > 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.deepEqual(processesOnPort(emulator.port), [], 'no JVM left behind');
+    assert.deepEqual(await processesLeftOn(emulator.port), [], 'no JVM left behind');
   } finally {
     for (const pid of processesOnPort(emulator.port)) process.kill(pid, 'SIGKILL');
   }
 });
 
 test('a process that dies without stopping its emulator takes the emulator with it', async () => {
-  // A child starts an emulator, reports its port, then fails like a crashing test file.
-  const script = `
-    import { startDatastoreEmulator } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
-    const emulator = await startDatastoreEmulator();
-    console.log(emulator.port);
-    throw new Error('test file crashed');
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
-  const port = Number(chunk.toString().trim());
+  // Like a crashing test file.
+  const { child, port } = await testFileWithEmulator("throw new Error('test file crashed');");
   const [code] = await once(child, 'exit');
   assert.notEqual(code, 0);
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  assert.deepEqual(processesOnPort(port), []);
+  assert.deepEqual(await processesLeftOn(port), []);
   assert.equal(await isListening(port), false);
 });
 
 test('SIGTERM to a test process also stops the emulators it started', async () => {
-  const script = `
-    import { startDatastoreEmulator } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
-    const emulator = await startDatastoreEmulator();
-    console.log(emulator.port);
-    setInterval(() => {}, 1000);
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
-  const port = Number(chunk.toString().trim());
+  const { child, port } = await testFileWithEmulator('setInterval(() => {}, 1000);');
   child.kill('SIGTERM');
   const [, signal] = await once(child, 'exit');
   assert.equal(signal, 'SIGTERM');
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  assert.deepEqual(processesOnPort(port), []);
+  assert.deepEqual(await processesLeftOn(port), []);
 });
 
 test('freePort picks free ports below the ephemeral range, never the same one twice', async () => {
@@ -114,38 +114,16 @@ test('freePort picks free ports below the ephemeral range, never the same one tw
 });
 
 test('a test process killed outright (SIGKILL, no handler runs) takes its emulator with it', async () => {
-  const script = `
-    import { startDatastoreEmulator } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
-    const emulator = await startDatastoreEmulator();
-    console.log(emulator.port);
-    setInterval(() => {}, 1000);
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
-  const port = Number(chunk.toString().trim());
+  const { child, port } = await testFileWithEmulator('setInterval(() => {}, 1000);');
   assert.notDeepEqual(processesOnPort(port), [], 'the emulator runs');
   child.kill('SIGKILL');
   await once(child, 'exit');
-  const deadline = Date.now() + 5000;
-  while (processesOnPort(port).length > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  assert.deepEqual(processesOnPort(port), []);
+  assert.deepEqual(await processesLeftOn(port), []);
   assert.equal(await isListening(port), false);
 });
 
 test('the reaper keeps no test process alive', { timeout: 30_000 }, async () => {
-  const script = `
-    import { startDatastoreEmulator } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
-    const emulator = await startDatastoreEmulator();
-    await emulator.stop();
-    console.log('stopped');
-  `;
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
+  const { child } = await testFileWithEmulator('await emulator.stop();');
   const [code] = await once(child, 'exit');
   assert.equal(code, 0, 'it exits by itself once its work is done');
 });
