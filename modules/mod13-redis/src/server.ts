@@ -1,4 +1,4 @@
 import { serve } from '@visitme/shared';
 import { createApp } from './main.js';
 
-serve(createApp());
+serve(createApp);

@@ -1,5 +1,4 @@
-import type { Server } from 'node:http';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, createServer, type Server, type ServerOptions } from 'node:http';
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import { log } from './log.js';
 import { StoreUnavailableError } from './visits.js';
@@ -15,7 +14,16 @@ export function trustedProxies(env = process.env): string | false {
   return env.GAE_ENV ? 'loopback, linklocal' : false;
 }
 
-export const notFound: RequestHandler = (_req, res) => {
+/** Registered after every route: a 405 for another method on the page, else a 404. */
+export const notFound: RequestHandler = (req, res) => {
+  if (req.path === '/' && req.method !== 'GET' && req.method !== 'HEAD') {
+    res
+      .status(405)
+      .set('Allow', 'GET, HEAD')
+      .type('text/plain')
+      .send('Method not allowed: the page at / answers GET and HEAD only.\n');
+    return;
+  }
   res.status(404).type('text/plain').send('Not found: VisitMe only serves its page at /.\n');
 };
 
@@ -45,28 +53,72 @@ function clientErrorStatus(error: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
+/**
+ * Node's defaults suit neither end: a client sending one byte a second could hold a
+ * connection for five minutes (`requestTimeout`), while App Engine's front end would find
+ * its idle connections closed after five seconds (`keepAliveTimeout`).
+ */
+export const SERVER_TIMEOUTS = {
+  // Longer than App Engine's front end keeps an idle connection to an instance open (its
+  // nginx: 650 s, itself behind Google's load balancers' 600 s). Were the instance to close
+  // first, the front end could send a request down a connection just being closed: a 502.
+  keepAliveTimeout: 700_000,
+  // A request's headers, counted from its first byte or from the connection's opening: they
+  // fit in one packet, and the front end sends them at once. A dripping client gets a 408.
+  headersTimeout: 10_000,
+  // The whole request, body included. The page reads no body (App Engine's own limit on a
+  // request is 32 MB), so a body still arriving after this is cut off, with a 408.
+  requestTimeout: 30_000,
+  // How often Node looks for requests over those limits (by default every 30 s, which
+  // would add up to 30 s to each).
+  connectionsCheckingInterval: 1_000,
+} satisfies ServerOptions;
+
+/** `PORT` as App Engine sets it: a decimal port number; 8080 when unset. */
+export function portFromEnv(env = process.env): number {
+  const text = env.PORT ?? '8080';
+  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : 0;
+  if (port < 1 || port > 65535) {
+    throw new Error(`PORT must be a decimal port number from 1 to 65535; it is "${text}"`);
+  }
+  return port;
+}
+
 export interface ServeOptions {
   port?: number;
   /** How long in-flight requests get after SIGTERM before their connections are cut. */
   graceMs?: number;
+  /** Node's server timeouts, `SERVER_TIMEOUTS` unless told otherwise (a test shortens them). */
+  timeouts?: Partial<typeof SERVER_TIMEOUTS>;
 }
 
 /**
- * Listens on `PORT` (App Engine sets it; 8080 otherwise). On SIGTERM or SIGINT it stops
- * accepting connections, lets in-flight requests finish, and exits.
+ * Builds the app with `createApp()` and listens on `PORT` (App Engine sets it; 8080
+ * otherwise). A bad `PORT`, or anything `createApp()` throws (a bad setting, say), ends the
+ * process with one CRITICAL line and exit code 1. On SIGTERM or SIGINT it stops accepting
+ * connections, lets in-flight requests finish, and exits.
  */
-export function serve(app: Express, options: ServeOptions = {}): Server {
-  const port = options.port ?? Number(process.env.PORT ?? 8080);
+export function serve(createApp: () => Express, options: ServeOptions = {}): Server {
+  logProcessTrouble();
   const graceMs = options.graceMs ?? 10_000;
-  // Express 5 hands a failed listen (a port in use, say) to this callback, not to a throw.
-  const server = app.listen(port, (error?: NodeJS.ErrnoException) => {
-    if (error) {
-      const why = error.code === 'EADDRINUSE' ? ': something else is listening there' : '';
-      log('CRITICAL', `Cannot listen on port ${port}${why}`, { error });
-      process.exit(1);
-    }
-    log('INFO', `Listening on port ${port}`, { port });
+  let port: number;
+  let app: Express;
+  try {
+    port = options.port ?? portFromEnv();
+    app = createApp();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    log('CRITICAL', `Cannot start: ${message}`, { error });
+    process.exit(1);
+  }
+
+  const server = createServer({ ...SERVER_TIMEOUTS, ...options.timeouts }, app);
+  server.once('error', (error: NodeJS.ErrnoException) => {
+    const why = error.code === 'EADDRINUSE' ? ': something else is listening there' : '';
+    log('CRITICAL', `Cannot listen on port ${port}${why}`, { error });
+    process.exit(1);
   });
+  server.listen(port, () => log('INFO', `Listening on port ${port}`, { port }));
 
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
@@ -85,4 +137,21 @@ export function serve(app: Express, options: ServeOptions = {}): Server {
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
   return server;
+}
+
+/**
+ * Keeps stdout and stderr one JSON object per line, whatever happens: Node's own warnings
+ * (a library's deprecation, say) and an uncaught exception are logged like everything else,
+ * where Node would print them as lines of text.
+ */
+function logProcessTrouble() {
+  process.removeAllListeners('warning'); // Node's printer
+  process.on('warning', (warning) => {
+    log('WARNING', `${warning.name}: ${warning.message}`, { warning: warning.stack });
+  });
+  process.on('uncaughtException', (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    log('CRITICAL', `Uncaught exception, exiting: ${message}`, { error });
+    process.exit(1);
+  });
 }

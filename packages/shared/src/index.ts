@@ -1,7 +1,21 @@
-export { handleErrors, notFound, serve, trustedProxies, type ServeOptions } from './http.js';
+export {
+  SERVER_TIMEOUTS,
+  handleErrors,
+  notFound,
+  portFromEnv,
+  serve,
+  trustedProxies,
+  type ServeOptions,
+} from './http.js';
 export { log, type Severity } from './log.js';
 export { ctime, views } from './page.js';
 export { addServerTiming } from './timing.js';
+export {
+  MAX_VISITOR_LENGTH,
+  UNREADABLE_VISITOR,
+  readVisitEntity,
+  type EntityReading,
+} from './visit-entity.js';
 export {
   DEFAULT_DEADLINE_MS,
   StoreUnavailableError,

@@ -3,13 +3,21 @@
 export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
 export function log(severity: Severity, message: string, fields: Record<string, unknown> = {}) {
-  const entry = JSON.stringify({ severity, message, ...fields }, errorsAsText);
+  const entry = JSON.stringify({ severity, message, ...fields }, errorsAsText).replace(
+    LINE_BREAKS,
+    (character) => `\\u${character.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
   if (severity === 'ERROR' || severity === 'CRITICAL' || severity === 'WARNING') {
     process.stderr.write(entry + '\n');
   } else {
     process.stdout.write(entry + '\n');
   }
 }
+
+// JSON.stringify escapes every control character below U+0020 but leaves these raw, and log
+// tools that split lines the Unicode way (JavaScript's, Python's splitlines()) break a line at
+// them. They can only occur inside strings, where the escaped form means the same.
+const LINE_BREAKS = /[\u0085\u2028\u2029]/g;
 
 function errorsAsText(_key: string, value: unknown) {
   return value instanceof Error ? describe(value) : value;

@@ -1,12 +1,9 @@
 import { Datastore, type DatastoreOptions } from '@google-cloud/datastore';
 import { log } from './log.js';
 import { timedQuery } from './timing.js';
+import { newestVisitsQuery, type Visit } from './visit-entity.js';
 
-/** A `Visit` entity: the same kind and property names as the Python original. */
-export interface Visit {
-  readonly visitor: string;
-  readonly timestamp: Date;
-}
+export type { Visit };
 
 /** The codelab's `store_visit()` and `fetch_visits()`, as one replaceable unit. */
 export interface VisitStore {
@@ -40,6 +37,10 @@ export function datastoreProjectId(env = process.env): string | undefined {
 export function datastoreClient(options: DatastoreOptions = {}): Datastore {
   return new Datastore({
     projectId: datastoreProjectId(),
+    // The emulator needs no credentials, but the auth library would still probe for Google's
+    // metadata server to learn the "universe domain", and print a MetadataLookupWarning when
+    // it is not there. Naming the universe (Google's own) leaves nothing to probe for.
+    ...(process.env.DATASTORE_EMULATOR_HOST && { universeDomain: 'googleapis.com' }),
     // gRPC waits ever longer between reconnects (up to two minutes by default): after a long
     // outage the app would keep failing long after Datastore is back. Retry every 2 s at most.
     'grpc.max_reconnect_backoff_ms': 2000,
@@ -52,6 +53,7 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
   // `timeout` bounds the whole call, gax's retries included, so a dead or hung
   // Datastore fails the request in seconds instead of the library's default minute.
   const gaxOptions = { timeout: options.deadlineMs ?? DEFAULT_DEADLINE_MS };
+  const newestVisits = newestVisitsQuery(datastore, gaxOptions);
 
   return {
     async storeVisit(remoteAddr, userAgent) {
@@ -65,16 +67,7 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
     },
 
     async fetchVisits(limit) {
-      const query = datastore
-        .createQuery('Visit')
-        .order('timestamp', { descending: true })
-        .limit(limit);
-      return unavailableOnFailure(() =>
-        timedQuery(async () => {
-          const [entities] = await datastore.runQuery(query, { gaxOptions });
-          return frozen(entities.map(({ visitor, timestamp }) => ({ visitor, timestamp })));
-        }),
-      );
+      return unavailableOnFailure(() => timedQuery(async () => frozen(await newestVisits(limit))));
     },
   };
 }
