@@ -2,11 +2,24 @@
 // address, unknown paths, and a Datastore that is down or hangs. Every request here comes
 // from a new visitor, so the cached stages miss and reach Datastore too.
 import assert from 'node:assert/strict';
+import { request, type IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 import { get, listItems } from '@visitme/harness';
 import { CTIME, LOOPBACK, STAGES, startStage, untilServing, useServices } from './stages.js';
 
 const file = useServices();
+
+/** A request with any method (fetch refuses some, such as TRACE); its status and headers. */
+function send(method: string, url: string): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 /** `{ timestamp, visitor }` of each list item; the visitor still HTML-escaped. */
 function visitsOnPage(html: string) {
@@ -120,6 +133,19 @@ for (const stage of STAGES) {
         assert.match(response.body, /^Not found/);
       }
       assert.equal(await app.visitCount(), 0);
+    });
+
+    test('another method on / is a 405 naming GET and HEAD, and stores nothing', async (t) => {
+      const app = await startStage(stage, file.services);
+      t.after(() => app.close());
+      for (const method of ['POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'TRACE']) {
+        const response = await send(method, app.url + '/');
+        assert.equal(response.statusCode, 405, method);
+        assert.equal(response.headers.allow, 'GET, HEAD', method);
+      }
+      assert.equal((await send('HEAD', app.url + '/')).statusCode, 200);
+      assert.equal((await send('POST', app.url + '/nope')).statusCode, 404);
+      assert.equal(await app.visitCount(), 1, 'the HEAD request alone was a visit');
     });
 
     test('Server-Timing says the request went to Datastore', async (t) => {
