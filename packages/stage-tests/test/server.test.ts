@@ -4,12 +4,16 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Datastore } from '@google-cloud/datastore';
 import { after, before, test } from 'node:test';
 import {
   freePort,
   get,
   isListening,
+  spawnGroup,
+  untilListening,
   startDatastoreEmulator,
   startRedisServer,
   type DatastoreEmulator,
@@ -21,6 +25,7 @@ let emulator: DatastoreEmulator;
 let redis: RedisServer;
 
 before(async () => {
+  process.env.METADATA_SERVER_DETECTION = 'none'; // this file's own Datastore clients
   [emulator, redis] = await Promise.all([startDatastoreEmulator(), startRedisServer()]);
 });
 after(() => Promise.all([emulator.stop(), redis.stop()]));
@@ -96,3 +101,156 @@ test('a port already in use: one CRITICAL line that says so, exit 1, no "Listeni
     squatter.close();
   }
 });
+
+/** Runs a server entry to its exit; every line it wrote to stdout and stderr, parsed. */
+async function runToExit(entry: string, env: NodeJS.ProcessEnv) {
+  const server = spawn(process.execPath, [entry], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  for (const stream of [server.stdout!, server.stderr!]) {
+    stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  }
+  const [code] = (await once(server, 'close')) as [number | null]; // close: output fully read
+  const lines = output
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { severity: string; message: string });
+  return { code, lines, output };
+}
+
+test('a PORT that is not a decimal port number: one CRITICAL line naming it, exit 1', async () => {
+  const cases = [
+    ...STAGES.map((stage) => [stage, ''] as const),
+    ...['abc', '0x5a2f', '70000', '0'].map((port) => [STAGES[0], port] as const),
+  ];
+  for (const [stage, port] of cases) {
+    const { code, lines, output } = await runToExit(serverEntry(stage), {
+      ...redis.env,
+      PORT: port,
+      DATASTORE_EMULATOR_HOST: emulator.host,
+    });
+    assert.equal(code, 1, `${stage} PORT="${port}": ${output}`);
+    assert.equal(lines.length, 1, output);
+    assert.equal(lines[0]!.severity, 'CRITICAL');
+    assert.equal(
+      lines[0]!.message,
+      `Cannot start: PORT must be a decimal port number from 1 to 65535; it is "${port}"`,
+    );
+  }
+});
+
+test('a setting createApp() refuses (REDIS_PORT): one CRITICAL line, exit 1', async () => {
+  const { code, lines, output } = await runToExit(serverEntry('mod13-redis'), {
+    ...redis.env,
+    REDIS_PORT: 'abc',
+    PORT: String(await freePort()),
+    DATASTORE_EMULATOR_HOST: emulator.host,
+  });
+  assert.equal(code, 1, output);
+  assert.equal(lines.length, 1, output);
+  assert.equal(lines[0]!.severity, 'CRITICAL');
+  assert.match(lines[0]!.message, /^Cannot start: .*REDIS_PORT.*abc/);
+});
+
+for (const stage of STAGES) {
+  test(`${stage}: every line out is one JSON object; poison entities warn once; POST / is 405`, async () => {
+    const port = await freePort();
+    const project = `test-${randomUUID()}`;
+    const datastore = new Datastore({ projectId: project, apiEndpoint: emulator.host });
+    const save = (data: Record<string, unknown>) =>
+      datastore.save({ key: datastore.key('Visit'), data });
+    await save({ visitor: datastore.int('9007199254740993'), timestamp: new Date() });
+    await save({ visitor: 'x', timestamp: 'Thu Nov 26 05:30:19 2026' });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...redis.env,
+      PORT: String(port),
+      DATASTORE_EMULATOR_HOST: emulator.host,
+      GOOGLE_CLOUD_PROJECT: project,
+    };
+    delete env.METADATA_SERVER_DETECTION; // as a learner runs it: nothing tells it not to probe
+    const server = spawnGroup(process.execPath, [serverEntry(stage)], { env });
+    const output = { stdout: '', stderr: '' };
+    server.child.stdout!.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
+    server.child.stderr!.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+    try {
+      await untilListening(stage, port, server);
+      for (let n = 0; n < 20; n++) {
+        // Byte 0x85 arrives as U+0085, a line break to some log readers.
+        const response = await get(`http://127.0.0.1:${port}/`, { 'user-agent': `v${n % 3}\x85` });
+        assert.equal(response.status, 200, response.body);
+      }
+      const post = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'x' });
+      assert.equal(post.status, 405);
+      assert.equal(post.headers.get('allow'), 'GET, HEAD');
+      // Module 13's Redis client, and Datastore's, had time to say anything they would.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      await server.stop(5000);
+    }
+    const all = `${output.stdout}${output.stderr}`;
+    const lines = [output.stdout, output.stderr].flatMap((text) => text.trimEnd().split('\n'));
+    for (const line of lines) {
+      // Split as the strictest log reader would: a U+0085 or U+2028 inside is a broken line.
+      assert.equal(line.split(/[\u0085\u2028\u2029]/).length, 1, `a line break in: ${line}`);
+      const entry: unknown = JSON.parse(line);
+      assert.ok(entry && typeof entry === 'object' && 'severity' in entry, line);
+    }
+    const warnings = lines.filter((line) => JSON.parse(line).severity === 'WARNING');
+    assert.equal(warnings.length, 1, all);
+    assert.match(warnings[0]!, /Visit entities/);
+    assert.doesNotMatch(all, /MetadataLookupWarning/);
+  });
+}
+
+test('a slow client is cut off: headers or a body dripping a byte at a time', async () => {
+  const port = await freePort();
+  const entry = fileURLToPath(new URL('./short-timeouts-server.js', import.meta.url));
+  const server = spawnGroup(process.execPath, [entry], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      DATASTORE_EMULATOR_HOST: emulator.host,
+      GOOGLE_CLOUD_PROJECT: `test-${randomUUID()}`,
+    },
+  });
+  try {
+    await untilListening('short-timeouts-server', port, server);
+    // Each drips 1,000 bytes, one every 100 ms: the whole would take 100 s. The server must
+    // close the connection long before; what it answered says which timeout cut it.
+    const [headers, body] = await Promise.all([
+      drip(port, 'GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: ', 1000),
+      drip(port, 'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n', 1000),
+    ]);
+    assert.ok(headers.sent < 1000, `cut off after ${headers.sent} header bytes`);
+    assert.match(headers.answer, /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.ok(body.sent < 1000, `cut off after ${body.sent} body bytes`);
+    assert.match(body.answer, /^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+    assert.match(body.answer, /\r\nAllow: GET, HEAD\r\n/i);
+    assert.match(body.answer, /HTTP\/1\.1 408 Request Timeout\r\n/, 'then the request timed out');
+  } finally {
+    await server.kill();
+  }
+});
+
+/** Writes `head`, then one byte every 100 ms until `count` or the server closes. */
+function drip(port: number, head: string, count: number) {
+  return new Promise<{ sent: number; answer: string }>((resolve) => {
+    let sent = 0;
+    let answer = '';
+    const socket = connect({ port, host: '127.0.0.1' }, () => socket.write(head));
+    const timer = setInterval(() => {
+      if (sent >= count) return;
+      sent++;
+      socket.write('a', () => {});
+    }, 100);
+    socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      clearInterval(timer);
+      resolve({ sent, answer });
+    });
+  });
+}
