@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { portFromEnv } from '../src/index.js';
 
@@ -27,4 +28,29 @@ test('PORT: decimal 1-65535, 8080 when unset; anything else is refused, naming i
       `PORT=${JSON.stringify(bad)}`,
     );
   }
+});
+
+test("Node's own warnings and an uncaught exception come out as JSON lines too", () => {
+  const shared = new URL('../src/index.js', import.meta.url).href;
+  const script = `
+    import { serve } from ${JSON.stringify(shared)};
+    const server = serve(() => (req, res) => res.end(), { port: 0 });
+    server.on('listening', () => {
+      process.emitWarning('a library is unhappy', 'DeprecationWarning');
+      setTimeout(() => { throw new TypeError('a bug'); }, 10);
+    });`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
+  assert.equal(child.status, 1, child.stderr);
+  const lines = (child.stdout + child.stderr).trimEnd().split('\n');
+  const entries = lines.map((line) => JSON.parse(line) as { severity: string; message: string });
+  assert.deepEqual(
+    entries.map(({ severity, message }) => [severity, message]),
+    [
+      ['INFO', 'Listening on port 0'],
+      ['WARNING', 'DeprecationWarning: a library is unhappy'],
+      ['CRITICAL', 'Uncaught exception, exiting: a bug'],
+    ],
+  );
 });
