@@ -2,6 +2,11 @@
 // from it, and it is still readable in a local terminal.
 export type Severity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
 
+// JSON.stringify escapes every control character below U+0020 but leaves these raw, and log
+// tools that split lines the Unicode way (JavaScript's, Python's splitlines()) break a line at
+// them. They can only occur inside strings, where the escaped form means the same.
+const LINE_BREAKS = /[\u0085\u2028\u2029]/g;
+
 export function log(severity: Severity, message: string, fields: Record<string, unknown> = {}) {
   const entry = JSON.stringify({ severity, message, ...fields }, errorsAsText).replace(
     LINE_BREAKS,
@@ -13,11 +18,6 @@ export function log(severity: Severity, message: string, fields: Record<string, 
     process.stdout.write(entry + '\n');
   }
 }
-
-// JSON.stringify escapes every control character below U+0020 but leaves these raw, and log
-// tools that split lines the Unicode way (JavaScript's, Python's splitlines()) break a line at
-// them. They can only occur inside strings, where the escaped form means the same.
-const LINE_BREAKS = /[\u0085\u2028\u2029]/g;
 
 function errorsAsText(_key: string, value: unknown) {
   return value instanceof Error ? describe(value) : value;

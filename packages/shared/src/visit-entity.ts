@@ -64,12 +64,9 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return `a string of ${value.length} characters`;
   if (typeof value === 'number') return `the number ${value}`;
   if (typeof value === 'boolean') return `the boolean ${value}`;
-  if (Datastore.isInt(value)) {
-    const digits = (value as { value: string }).value;
-    return digits.length > 30 ? 'an integer' : `the integer ${digits}`;
-  }
+  if (Datastore.isInt(value)) return `the integer ${(value as { value: string }).value}`;
   if (Array.isArray(value)) return `an array of ${value.length} values`;
-  if (value instanceof Date) return 'an invalid date';
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid date' : 'a date';
   if (Buffer.isBuffer(value)) return `${value.length} bytes`;
   if (Datastore.isKey(value)) return 'a key';
   if (Datastore.isGeoPoint(value)) return 'a geographical point';
@@ -79,12 +76,14 @@ function describe(value: unknown): string {
 /**
  * The newest `limit` visits, newest first, read so that no stored value can break the page
  * or the query. Datastore sorts values of different types by type before value, so in a
- * descending query a `timestamp` stored as text, a float, an array or a large integer sorts
- * above every real time and would head "the newest ten" forever. An upper bound on
- * `timestamp` (a time) keeps only times and what sorts among them (integers, on Datastore):
- * those, and anything else that cannot be shown, are skipped and the query goes on from
- * where it stopped for as many as are missing, so the newest real visits still fill the page.
- * A single-property inequality needs no composite index.
+ * descending query a `timestamp` stored as text, a float, an array or an integer beyond any
+ * time sorts above every real time and would head "the newest ten" forever. An upper bound,
+ * a time just ahead of now, leaves out every type that sorts above times (and times in the
+ * future). What sorts below or among times (null; integers, on Datastore) is skipped when
+ * read, and the query goes on from its cursor for as many as are missing, so the newest real
+ * visits still fill the page. (Always fetching a few more would cost every page reads, and
+ * still fall short once more than a few were stored.) An inequality on the property the
+ * query sorts by needs no composite index.
  */
 export function newestVisitsQuery(
   datastore: Datastore,
@@ -95,11 +94,12 @@ export function newestVisitsQuery(
   return async (limit) => {
     const visits: Visit[] = [];
     const problems: { key: string; problem: string }[] = [];
+    const latest = new Date(Date.now() + CLOCK_SKEW_MS); // one query: a cursor needs the same
     let cursor: string | undefined;
     for (let round = 0; round < MAX_ROUNDS && visits.length < limit; round++) {
       let query = datastore
         .createQuery('Visit')
-        .filter(new PropertyFilter('timestamp', '<=', new Date(Date.now() + CLOCK_SKEW_MS)))
+        .filter(new PropertyFilter('timestamp', '<=', latest))
         .order('timestamp', { descending: true })
         .limit(limit - visits.length);
       if (cursor) query = query.start(cursor);
