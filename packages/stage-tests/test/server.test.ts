@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Datastore } from '@google-cloud/datastore';
@@ -252,5 +253,73 @@ function drip(port: number, head: string, count: number) {
       clearInterval(timer);
       resolve({ sent, answer });
     });
+  });
+}
+
+test('request framing: pipelining, a smuggling attempt, a 100 MB body to POST /', async () => {
+  const port = await freePort();
+  const server = spawnGroup(process.execPath, [serverEntry('mod1-baseline')], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      DATASTORE_EMULATOR_HOST: emulator.host,
+      GOOGLE_CLOUD_PROJECT: `test-${randomUUID()}`,
+    },
+  });
+  try {
+    await untilListening('mod1-baseline', port, server);
+    // Two requests in one write: both answered, both stored.
+    const pipelined = await exchange(
+      port,
+      'GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: first\r\n\r\n' +
+        'GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: second\r\nConnection: close\r\n\r\n',
+    );
+    const statuses = [...pipelined.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((match) => match[1]);
+    assert.deepEqual(statuses, ['200', '200']);
+    assert.match(pipelined, /: first<\/li>/);
+    assert.match(pipelined, /: second<\/li>/);
+
+    // Content-Length and Transfer-Encoding together: refused, and nothing is smuggled through.
+    const smuggled = await exchange(
+      port,
+      'POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n' +
+        'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: localhost\r\n\r\n',
+    );
+    assert.match(smuggled, /^HTTP\/1\.1 400 /);
+    assert.equal(smuggled.match(/HTTP\/1\.1 /g)?.length, 1, smuggled);
+
+    // 100 MB sent to the page: a 405, and the server reads the rest away and goes on.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(`http://127.0.0.1:${port}/`, { method: 'POST', agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      const megabyte = Buffer.alloc(1024 * 1024, 'a');
+      let sent = 0;
+      const more = () => {
+        while (sent < 100) {
+          sent++;
+          if (!req.write(megabyte)) return void req.once('drain', more);
+        }
+        req.end();
+      };
+      more();
+    });
+    assert.equal(status, 405);
+    assert.equal((await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'after' })).status, 200);
+  } finally {
+    await server.stop(5000);
+  }
+});
+
+/** Writes raw bytes and reads until the server closes the connection. */
+function exchange(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1' }, () => socket.write(bytes));
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString('latin1')));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
   });
 }
