@@ -156,7 +156,7 @@ test('a setting createApp() refuses (REDIS_PORT): one CRITICAL line, exit 1', as
 });
 
 for (const stage of STAGES) {
-  test(`${stage}: every line out is one JSON object; poison entities warn once; POST / is 405`, async () => {
+  test(`${stage}: every line out is one JSON object; a poison entity: one warning, one line once gone; POST / is 405`, async () => {
     const port = await freePort();
     const project = `test-${randomUUID()}`;
     const datastore = new Datastore({ projectId: project, apiEndpoint: emulator.host });
@@ -199,9 +199,17 @@ for (const stage of STAGES) {
       const entry: unknown = JSON.parse(line);
       assert.ok(entry && typeof entry === 'object' && 'severity' in entry, line);
     }
-    const warnings = lines.filter((line) => JSON.parse(line).severity === 'WARNING');
-    assert.equal(warnings.length, 1, all);
-    assert.match(warnings[0]!, /Visit entities/);
+    // Twenty new visits push the poison out of the newest ten: one warning when it was seen,
+    // one line when it was gone. (Module 13 may also say Redis was slow on a busy machine:
+    // another kind of trouble, with lines of its own.)
+    const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const aboutVisits = entries.filter(({ message }) => /Visit entities/.test(String(message)));
+    assert.deepEqual(aboutVisits.map(({ severity }) => severity).sort(), ['INFO', 'WARNING'], all);
+    // Nothing from a library: neither printed by Node, nor a Node warning logged as JSON.
+    assert.deepEqual(
+      entries.filter((entry) => 'warning' in entry),
+      [],
+    );
     assert.doesNotMatch(all, /MetadataLookupWarning/);
   });
 }
