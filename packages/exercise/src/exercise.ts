@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from 'node:test';
 import { MODULES_DIR, exercisesDir, resolveStage, stages } from '@visitme/stage-diff';
@@ -111,10 +111,10 @@ export async function checkCopy(
         if (event.details.type === 'suite') return;
         const error = event.details.error as Error & { cause?: unknown };
         const cause = error.cause instanceof Error ? error.cause : error;
-        results.push({ ...report(stage, event.name, false), reason: firstLine(cause.message) });
+        results.push({ ...report(stage, event.name, false), reason: reason(cause, dir) });
         onResult(results.at(-1)!);
       });
-      for await (const _ of stream); // eslint-style drain: the events above do the work
+      for await (const _ of stream); // the listeners above report; this waits for the end
     }
   } finally {
     if (previous === undefined) delete process.env.VISITME_STAGE_DIR;
@@ -143,6 +143,13 @@ export function readmeSections(stage: string): string[] {
   return [...text.matchAll(/^## (.+)$/gm)].map((match) => match[1]!.trim());
 }
 
-function firstLine(text: string): string {
-  return text.trim().split('\n')[0] ?? '';
+/** The first line of a failure; a file the tests load that the copy lacks, said plainly. */
+function reason(error: Error, dir: string): string {
+  const missing = /^Cannot find module '([^']+)'/.exec(error.message)?.[1];
+  const built = join(dir, 'dist', 'src') + sep;
+  if (missing?.startsWith(built)) {
+    const source = missing.slice(built.length).replace(/\.js$/, '.ts');
+    return `your copy has no src/${source}, which the tests load (its built ${relative(dir, missing)})`;
+  }
+  return error.message.trim().split('\n')[0] ?? '';
 }
