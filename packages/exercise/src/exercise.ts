@@ -1,10 +1,12 @@
 // A learner's own copy of a stage's START (`exercises/<stage>/`, git-ignored), built with the
 // stages' tsconfig and held to the FINISH stage's own tests from packages/stage-tests.
+import type { AssertionError } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import { run } from 'node:test';
 import { MODULES_DIR, exercisesDir, resolveStage, stages } from '@visitme/stage-diff';
 import { BEHAVIOURS, behaviourKey } from './behaviours.js';
@@ -150,6 +152,12 @@ function reason(error: Error, dir: string): string {
   if (missing?.startsWith(built)) {
     const source = missing.slice(built.length).replace(/\.js$/, '.ts');
     return `your copy has no src/${source}, which the tests load (its built ${relative(dir, missing)})`;
+  }
+  // From the test process an assertion arrives as a plain Error with the assertion's fields.
+  const { code, generatedMessage, actual, expected } = error as Partial<AssertionError>;
+  if (code === 'ERR_ASSERTION' && generatedMessage) {
+    const shown = (value: unknown) => inspect(value, { breakLength: Infinity }).slice(0, 100);
+    return `expected ${shown(expected)}, got ${shown(actual)}`;
   }
   return error.message.trim().split('\n')[0] ?? '';
 }
