@@ -31,7 +31,8 @@ export function exercise(name: string): Exercise {
   const stage = resolveStage(name, all);
   const index = all.indexOf(stage);
   if (index === 0) {
-    throw new Error(`${stage} is the first stage: there is no START here to change into it.`);
+    const next = all.slice(1).join(', ');
+    throw new Error(`${stage} is where the codelabs start: it has no START here. Try ${next}.`);
   }
   return { stage, start: all[index - 1]!, dir: join(exercisesDir(), stage) };
 }
