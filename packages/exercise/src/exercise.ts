@@ -126,7 +126,8 @@ export async function checkCopy(
   return results;
 }
 
-function report(stage: string, name: string, passed: boolean): Result {
+/** One result line: the behaviour in the learner's words, or the test's own name. */
+export function report(stage: string, name: string, passed: boolean): Result {
   const behaviour = BEHAVIOURS[behaviourKey(name, stage)];
   const where = readmeName(behaviour?.readme ?? stage);
   const line = behaviour

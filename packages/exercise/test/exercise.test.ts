@@ -26,6 +26,7 @@ import {
   ROOT,
   STAGE_TESTS_DIR,
   readmeSections,
+  report,
 } from '../src/exercise.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -71,6 +72,19 @@ test('every behaviour points at a README section that exists', () => {
       assert.ok(readmeSections(stage).includes(section), `${name}: "${section}" in ${stage}`);
     }
   }
+});
+
+test('a behaviour reads as the table says; a test not in the table still gets its line', () => {
+  const sigterm =
+    'mod13-redis: SIGTERM lets the in-flight request finish, refuses new ones, exits 0';
+  assert.equal(
+    report('mod13-redis', sigterm, true).line,
+    `✓ ${says('SIGTERM lets the in-flight request finish, refuses new ones, exits 0')}: Module 1 README, The application`,
+  );
+  assert.equal(
+    report('mod12-memcache', 'a test written after the table', false).line,
+    '✗ a test written after the table: Module 12 README',
+  );
 });
 
 test('every stage-tests file is either checked or named as not a behaviour file', () => {
