@@ -122,6 +122,28 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
     section: 'Configuration changes',
     readme: 'mod13-redis',
   },
+  // The same tests as the Module 13 rewrite (issue 9) names them.
+  'a REDIS_PORT that is not a decimal port is refused at start, naming it': {
+    says: 'a REDIS_PORT that is not a port number is refused at start, saying so',
+    section: 'Configuration changes',
+    readme: 'mod13-redis',
+  },
+  'a REDIS_TLS_CA that cannot be read is refused at start, naming it': {
+    says: 'a REDIS_TLS_CA file that cannot be read is refused at start, saying so',
+    section: 'Configuration changes',
+    readme: 'mod13-redis',
+  },
+  'SET refused (an ACL without set): one warning for any number of pages, one line when it works again':
+    failsOpen('a Redis that refuses SET (an ACL) is one warning, not one per page'),
+  'SET refused (maxmemory reached (noeviction)): one warning for any number of pages, one line when it works again':
+    failsOpen('a full Redis that refuses SET is one warning, not one per page'),
+  '100,000 valid visits under "visits" are a miss, and are replaced by the ten newest': failsOpen(
+    'a huge list under "visits" is a miss, and is replaced by the ten newest',
+  ),
+  'a 100 MB value under "visits" is replaced within a few pages; Redis memory stays bounded':
+    failsOpen('a 100 MB value under "visits" is replaced, and Redis memory stays bounded'),
+  'a 100 MB value while Datastore is down: no SET can replace it, and Redis memory stays bounded':
+    failsOpen('a 100 MB value while Datastore is down keeps Redis memory bounded'),
 };
 
 /** The test's name without the stage prefix some tests carry ("mod13-redis: …"). */
