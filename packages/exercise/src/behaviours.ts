@@ -23,7 +23,15 @@ const failsOpen = (says: string): Behaviour => ({
   readme: 'mod13-redis',
 });
 
+/** Not a stage test: `npm run check` compares the copy's dependencies with the stage's. */
+export const DEPENDENCIES = 'package.json dependencies';
+
 export const BEHAVIOURS: Record<string, Behaviour> = {
+  [DEPENDENCIES]: {
+    says: 'package.json depends on the packages the stage needs',
+    section: 'Configuration changes',
+  },
+
   // common.test.ts: every stage
   'the page is the original one: the 10 newest visits, newest first': page(
     'the page lists the 10 newest visits, newest first, with their time in UTC',

@@ -13,7 +13,15 @@ import {
   type RedisServer,
 } from '@visitme/harness';
 import { MODULES_DIR } from '@visitme/stage-diff';
-import { buildCopy, checkCopy, createCopy, exercise, type Exercise } from './exercise.js';
+import {
+  buildCopy,
+  checkCopy,
+  checkDependencies,
+  createCopy,
+  exercise,
+  type Exercise,
+  type Result,
+} from './exercise.js';
 
 const DEFAULT_PORT = 8090;
 
@@ -96,12 +104,15 @@ async function check(): Promise<number> {
       `Checking it with ${chosen.stage}'s own tests (a real Datastore emulator and redis-server)…`,
     ),
   );
-  const results = await checkCopy(chosen, (result) => {
+  const show = (result: Result) => {
     say(paint(result.passed ? 'green' : 'red', result.line));
     if (result.reason) say(paint('dim', `    ${result.reason}`));
-  });
+  };
+  const dependencies = checkDependencies(chosen);
+  show(dependencies);
+  const results = [dependencies, ...(await checkCopy(chosen, show))];
   const passed = results.filter((result) => result.passed).length;
-  if (results.length === 0) {
+  if (results.length === 1) {
     say(paint('red', '✗ no behaviour was checked: the tests did not run.'));
     return 1;
   }

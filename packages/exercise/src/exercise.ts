@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { run } from 'node:test';
 import { MODULES_DIR, exercisesDir, resolveStage, stages } from '@visitme/stage-diff';
-import { BEHAVIOURS, behaviourKey } from './behaviours.js';
+import { BEHAVIOURS, DEPENDENCIES, behaviourKey } from './behaviours.js';
 
 export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -77,6 +77,27 @@ export const STAGE_TESTS_DIR = join(
   'dist',
   'test',
 );
+
+/**
+ * The copy's `dependencies` against the stage's: code that imports a package the copy does
+ * not list still runs here (the workspace installed it), but would not on App Engine.
+ */
+export function checkDependencies({ stage, dir }: Exercise): Result {
+  const names = (folder: string) =>
+    Object.keys(JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).dependencies ?? {});
+  const [wanted, listed] = [names(join(MODULES_DIR, stage)), names(dir)];
+  const missing = wanted.filter((name) => !listed.includes(name));
+  const extra = listed.filter((name) => !wanted.includes(name));
+  const result = report(stage, DEPENDENCIES, missing.length + extra.length === 0);
+  if (result.passed) return result;
+  const reasons = [
+    ...(missing.length ? [`add ${missing.join(', ')}`] : []),
+    ...(extra.length
+      ? [`${extra.join(', ')} ${extra.length > 1 ? 'are' : 'is'} not needed any more`]
+      : []),
+  ];
+  return { ...result, reason: reasons.join('; ') };
+}
 
 export interface Result {
   /** The test's name. */

@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { freePort, get, listItems } from '@visitme/harness';
 import { MODULES_DIR, lessonFiles } from '@visitme/stage-diff';
-import { BEHAVIOURS } from '../src/behaviours.js';
+import { BEHAVIOURS, DEPENDENCIES } from '../src/behaviours.js';
 import {
   BEHAVIOUR_FILES,
   OTHER_FILES,
@@ -153,6 +153,10 @@ for (const [stage, start, short] of [
         ),
         check.output,
       );
+      // The dependency the lesson adds (node-cache, ioredis) is named, with what to do.
+      const dependencies = `✗ ${says(DEPENDENCIES)}: Module ${short.slice(3)} README, Configuration changes`;
+      assert.ok(failed.includes(dependencies), check.output);
+      assert.match(check.output, /^ {4}add (node-cache|ioredis)\b/m);
       assert.match(
         check.output,
         new RegExp(
