@@ -210,7 +210,7 @@ test('exercise --start: the copy builds, runs on its port with the emulator and 
   server.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   while (!output.includes('Ctrl-C stops it.')) {
     assert.equal(server.exitCode, null, output);
-    await once(server.stdout!, 'data');
+    await Promise.race([once(server.stdout!, 'data'), once(server, 'exit')]);
   }
   assert.match(
     output,
