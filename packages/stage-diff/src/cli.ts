@@ -1,7 +1,18 @@
 // npm run diff [-- [--stat] [FROM TO]]: the lesson between two stages; with no stages, between
-// each stage and the next. Coloured on a terminal, plain otherwise.
+// each stage and the next. `exercise` as FROM or TO is the learner's copy of the other stage
+// (npm run exercise). Coloured on a terminal, plain otherwise.
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { parseArgs, styleText } from 'node:util';
-import { resolveStage, stageDiff, stages, type FileChange } from './stage-diff.js';
+import {
+  MODULES_DIR,
+  exercisesDir,
+  folderDiff,
+  resolveStage,
+  stageDiff,
+  stages,
+  type FileChange,
+} from './stage-diff.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -10,7 +21,8 @@ const { values, positionals } = parseArgs({
 const all = stages();
 if (values.help || (positionals.length !== 0 && positionals.length !== 2)) {
   process.stdout.write(
-    `usage: npm run diff [-- [--stat] [FROM TO]]   stages: ${all.join(', ')} (or mod1, 12, …)\n`,
+    `usage: npm run diff [-- [--stat] [FROM TO]]   stages: ${all.join(', ')} (or mod1, 12, …)\n` +
+      `       npm run diff -- exercise STAGE     your copy (npm run exercise) against the official STAGE\n`,
   );
   process.exit(values.help ? 0 : 2);
 }
@@ -19,23 +31,40 @@ const colour = process.stdout.isTTY && !process.env.NO_COLOR;
 const paint = (style: Parameters<typeof styleText>[0], text: string) =>
   colour ? styleText(style, text) : text;
 
-let pairs: Array<[string, string]>;
+let pairs: Array<{ title: string; changes: () => FileChange[] }>;
 try {
-  pairs =
-    positionals.length === 2
-      ? [[resolveStage(positionals[0]!, all), resolveStage(positionals[1]!, all)]]
-      : all.slice(1).map((stage, index) => [all[index]!, stage]);
+  if (positionals.length === 2 && positionals.includes('exercise')) {
+    const stage = resolveStage(positionals.find((name) => name !== 'exercise') ?? '', all);
+    const copy = join(exercisesDir(), stage);
+    if (!existsSync(copy))
+      throw new Error(`No exercise for ${stage}: npm run exercise -- ${stage}`);
+    const mine = { label: 'exercise', dir: copy };
+    const official = { label: stage, dir: join(MODULES_DIR, stage) };
+    const [from, to] = positionals[0] === 'exercise' ? [mine, official] : [official, mine];
+    const name = (side: typeof mine) =>
+      side === mine ? `your ${relative(process.cwd(), copy)}` : `the official ${stage}`;
+    pairs = [{ title: `${name(from)} → ${name(to)}`, changes: () => folderDiff(from, to) }];
+  } else {
+    const stagePairs: Array<[string, string]> =
+      positionals.length === 2
+        ? [[resolveStage(positionals[0]!, all), resolveStage(positionals[1]!, all)]]
+        : all.slice(1).map((stage, index) => [all[index]!, stage]);
+    pairs = stagePairs.map(([from, to]) => ({
+      title: `${from} → ${to}`,
+      changes: () => stageDiff(from, to),
+    }));
+  }
 } catch (error) {
   process.stderr.write(`${(error as Error).message}\n`);
   process.exit(2);
 }
 
-for (const [from, to] of pairs) {
-  const changes = stageDiff(from, to);
-  process.stdout.write(paint('bold', `\n### ${from} → ${to}\n\n`));
-  process.stdout.write(
-    values.stat ? stat(changes) : changes.map(({ patch }) => coloured(patch)).join('\n'),
-  );
+for (const pair of pairs) {
+  const changes = pair.changes();
+  process.stdout.write(paint('bold', `\n### ${pair.title}\n\n`));
+  if (changes.length === 0) process.stdout.write('no differences\n');
+  else if (values.stat) process.stdout.write(stat(changes));
+  else process.stdout.write(changes.map(({ patch }) => coloured(patch)).join('\n'));
 }
 
 function coloured(patch: string): string {

@@ -7,6 +7,18 @@ import { createTwoFilesPatch, structuredPatch } from 'diff';
 
 export const MODULES_DIR = fileURLToPath(new URL('../../../../modules/', import.meta.url));
 
+/**
+ * Where `npm run exercise` puts a learner's copies (git-ignored), one folder per stage.
+ * VISITME_EXERCISES_DIR moves it (the tests use their own, beside it, so that the copies'
+ * `../../tsconfig.base.json` and the root node_modules are found as from a stage folder).
+ */
+export function exercisesDir(): string {
+  return (
+    process.env.VISITME_EXERCISES_DIR ??
+    fileURLToPath(new URL('../../../../exercises/', import.meta.url))
+  );
+}
+
 const NOT_THE_LESSON_DIRS = new Set(['dist', 'node_modules', '.turbo', '.deploy']);
 const NOT_THE_LESSON_FILES = new Set(['README.md', 'package-lock.json']);
 
@@ -34,7 +46,10 @@ export function resolveStage(name: string, known = stages()): string {
 
 /** The files a learner diffs, by path within the stage folder, as they compare them. */
 export function lessonFiles(stage: string, modulesDir = MODULES_DIR): Map<string, string> {
-  const root = join(modulesDir, stage);
+  return folderFiles(join(modulesDir, stage));
+}
+
+function folderFiles(root: string): Map<string, string> {
   const files = new Map<string, string>();
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -63,7 +78,21 @@ export interface FileChange {
  * `from` (`git apply -p1`), it gives `to`, all but the workspace name.
  */
 export function stageDiff(from: string, to: string, modulesDir = MODULES_DIR): FileChange[] {
-  const [before, after] = [lessonFiles(from, modulesDir), lessonFiles(to, modulesDir)];
+  return folderDiff(
+    { label: from, dir: join(modulesDir, from) },
+    { label: to, dir: join(modulesDir, to) },
+  );
+}
+
+/** A folder and the name its files go by in the diff (`exercise` for a learner's copy). */
+export interface DiffSide {
+  label: string;
+  dir: string;
+}
+
+/** The same diff between any two folders laid out as stages, such as a learner's copy. */
+export function folderDiff(from: DiffSide, to: DiffSide): FileChange[] {
+  const [before, after] = [folderFiles(from.dir), folderFiles(to.dir)];
   const paths = [...new Set([...before.keys(), ...after.keys()])].sort();
   const changes: FileChange[] = [];
   for (const path of paths) {
@@ -72,8 +101,8 @@ export function stageDiff(from: string, to: string, modulesDir = MODULES_DIR): F
     if (a === b) continue;
     const lines = structuredPatch(path, path, a ?? '', b ?? '').hunks.flatMap((hunk) => hunk.lines);
     const patch = createTwoFilesPatch(
-      a === undefined ? '/dev/null' : `${from}/${path}`,
-      b === undefined ? '/dev/null' : `${to}/${path}`,
+      a === undefined ? '/dev/null' : `${from.label}/${path}`,
+      b === undefined ? '/dev/null' : `${to.label}/${path}`,
       a ?? '',
       b ?? '',
       undefined,

@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, get, startRedisServer } from '@visitme/harness';
-import { redisFromEnv } from 'mod13-redis/cache';
-import { startStage, useServices } from './stages.js';
+import { importStage, startStage, useServices } from './stages.js';
 
 // Not a speed check: how long a page may wait on a broken Redis before it is served
 // anyway. Module 13 gives each Redis command 250 ms; this is the hang it must never be.
@@ -196,7 +195,11 @@ test('a Redis that was never there: pages are served from the first request on',
   for (let n = 0; n < 3; n++) assert.equal((await get(app.url + '/', as('sybil'))).status, 200);
 });
 
-test('a REDIS_PORT that is not a port is refused at start, saying so', () => {
+test('a REDIS_PORT that is not a port is refused at start, saying so', async () => {
+  const { redisFromEnv } = await importStage<typeof import('mod13-redis/cache')>(
+    'mod13-redis',
+    'cache',
+  );
   assert.throws(
     () => redisFromEnv({ REDIS_HOST: '10.0.0.3', REDIS_PORT: 'YOUR_REDIS_PORT' }),
     /REDIS_PORT must be a port number; it is "YOUR_REDIS_PORT"/,

@@ -2,7 +2,8 @@
 // project (so tests never see each other's visits), Module 13 on a given Redis.
 import { randomUUID } from 'node:crypto';
 import { after, before, beforeEach } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import type NodeCache from 'node-cache';
 import {
@@ -14,14 +15,33 @@ import {
   type RedisServer,
 } from '@visitme/harness';
 import { datastoreClient, datastoreVisits } from '@visitme/shared';
-import { createApp as createMod1 } from 'mod1-baseline';
-import { createApp as createMod12 } from 'mod12-memcache';
-import { createApp as createMod13 } from 'mod13-redis';
-import { redisFromEnv } from 'mod13-redis/cache';
 
 export const STAGES = ['mod1-baseline', 'mod12-memcache', 'mod13-redis'] as const;
 export type StageName = (typeof STAGES)[number];
 export const CACHED_STAGES = ['mod12-memcache', 'mod13-redis'] as const;
+
+/**
+ * The URL of a stage's built module (`main`, `server`, `cache`…): its workspace package, or,
+ * for the stage that `npm run check` holds a learner's copy to, that copy, named by
+ * VISITME_STAGE_DIR=<stage>=<folder>. A copy is laid out as a stage is, and every stage's
+ * package.json exports `./*` as `./dist/src/*.js`.
+ */
+export function stageModuleUrl(stage: StageName, entry = 'main'): string {
+  const setting = process.env.VISITME_STAGE_DIR ?? '';
+  const split = setting.indexOf('=');
+  if (split > 0 && setting.slice(0, split) === stage) {
+    return pathToFileURL(join(setting.slice(split + 1), 'dist', 'src', `${entry}.js`)).href;
+  }
+  return import.meta.resolve(entry === 'main' ? stage : `${stage}/${entry}`);
+}
+
+/**
+ * A stage's module, loaded when a test needs it: a learner's copy that lacks a file fails
+ * the tests that use it, each by name, not every test in the file at once.
+ */
+export async function importStage<Module>(stage: StageName, entry = 'main'): Promise<Module> {
+  return (await import(stageModuleUrl(stage, entry))) as Module;
+}
 
 export interface Services {
   emulator: DatastoreEmulator;
@@ -102,15 +122,24 @@ export async function startStage(
   let redis: Redis | undefined;
   let app;
   switch (stage) {
-    case 'mod1-baseline':
-      app = createMod1({ store });
+    case 'mod1-baseline': {
+      const { createApp } = await importStage<typeof import('mod1-baseline')>(stage);
+      app = createApp({ store });
       break;
-    case 'mod12-memcache':
-      app = createMod12({ store, ...(options.nodeCache && { cache: options.nodeCache }) });
+    }
+    case 'mod12-memcache': {
+      const { createApp } = await importStage<typeof import('mod12-memcache')>(stage);
+      app = createApp({ store, ...(options.nodeCache && { cache: options.nodeCache }) });
       break;
+    }
     case 'mod13-redis': {
       const env = options.redisEnv ?? services.redis?.env;
       if (!env) throw new Error('Module 13 needs a Redis server');
+      const { createApp } = await importStage<typeof import('mod13-redis')>(stage);
+      const { redisFromEnv } = await importStage<typeof import('mod13-redis/cache')>(
+        stage,
+        'cache',
+      );
       redis = redisFromEnv(env);
       await new Promise<void>((resolve) => {
         // Start from a connected client, as a warm instance would; a dead Redis never
@@ -118,7 +147,7 @@ export async function startStage(
         redis!.once('ready', resolve);
         setTimeout(resolve, 1000);
       });
-      app = createMod13({ store, redis });
+      app = createApp({ store, redis });
       break;
     }
   }
@@ -136,7 +165,7 @@ export async function startStage(
 
 /** The path of a stage's built server entry (what `npm start` runs in its folder). */
 export function serverEntry(stage: StageName): string {
-  return fileURLToPath(import.meta.resolve(`${stage}/server`));
+  return fileURLToPath(stageModuleUrl(stage, 'server'));
 }
 
 async function answers(redis: RedisServer): Promise<boolean> {
