@@ -23,10 +23,7 @@ export interface AppOptions {
   cache?: NodeCache;
 }
 
-export function createApp({
-  store = visitsFromEnv(),
-  cache = new NodeCache({ useClones: false }), // fetchVisits() lists are frozen: no copy needed
-}: AppOptions = {}) {
+export function createApp({ store = visitsFromEnv(), cache = new NodeCache() }: AppOptions = {}) {
   const { storeVisit, fetchVisits } = store;
   const app = express();
   app.set('trust proxy', trustedProxies());
@@ -48,7 +45,7 @@ export function createApp({
       await storeVisit(ipAddr, usrAgt);
       visits = await fetchVisits(10);
       cache.set('visits', visits, HOUR); // set() not add()
-    }
+    } else res.set('Server-Timing', 'cache;desc=hit');
 
     res.render('index', { visits });
   });

@@ -1,20 +1,42 @@
 // [START imports]
 import express from 'express';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import {
   addServerTiming,
+  cacheCalls,
   ctime,
+  dumpVisits,
+  fileSetting,
   handleErrors,
+  loadVisits,
   notFound,
+  portSetting,
   trustedProxies,
   views,
   visitsFromEnv,
   type VisitStore,
 } from '@visitme/shared';
-import { redisFromEnv, visitsCache } from './cache.js';
 
 const HOUR = 3600;
 // [END imports]
+
+// [START redis_client]
+/** Redis at REDIS_HOST and REDIS_PORT; Memorystore's AUTH string and TLS CA file when given. */
+export function redisFromEnv(env = process.env): Redis {
+  return new Redis({
+    host: env.REDIS_HOST || 'localhost',
+    port: portSetting(env, 'REDIS_PORT', 6379),
+    password: env.REDIS_PASSWORD || undefined,
+    tls: env.REDIS_TLS_CA ? { ca: fileSetting(env, 'REDIS_TLS_CA') } : undefined,
+    // A cache must never hold a page up, and ioredis's defaults queue and retry commands for
+    // long: fail at once while disconnected, and after 250 ms when Redis hangs. The client
+    // keeps reconnecting in the background, so caching resumes by itself.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: 250,
+  });
+}
+// [END redis_client]
 
 export interface AppOptions {
   /** Where visits are kept: Cloud Datastore unless told otherwise. */
@@ -25,7 +47,7 @@ export interface AppOptions {
 
 export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: AppOptions = {}) {
   const { storeVisit, fetchVisits } = store;
-  const cache = visitsCache(redis);
+  const failOpen = cacheCalls(redis); // a failed Redis call is a miss, logged once
   const app = express();
   app.set('trust proxy', trustedProxies());
   app.set('views', views);
@@ -39,14 +61,15 @@ export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: A
     // check for (hour-)cached visits
     const [ipAddr, usrAgt] = [req.ip ?? '', req.get('user-agent') ?? ''];
     const visitor = `${ipAddr}: ${usrAgt}`;
-    let visits = await cache.get('visits');
+    const rsp = await failOpen('GET', redis.get('visits'));
+    let visits = rsp ? loadVisits(rsp) : undefined;
 
     // register visit & run DB query if cache empty or new visitor
     if (!visits || visits[0]?.visitor !== visitor) {
       await storeVisit(ipAddr, usrAgt);
       visits = await fetchVisits(10);
-      await cache.set('visits', visits, HOUR); // set() not add()
-    }
+      await failOpen('SET', redis.set('visits', dumpVisits(visits), 'EX', HOUR)); // set() not add()
+    } else res.set('Server-Timing', 'cache;desc=hit');
 
     res.render('index', { visits });
   });

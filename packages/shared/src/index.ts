@@ -1,3 +1,5 @@
+export { MAX_CACHED_LENGTH, MAX_CACHED_VISITS, dumpVisits, loadVisits } from './cached-visits.js';
+export { cacheCalls, type CacheClient } from './fail-open.js';
 export {
   SERVER_TIMEOUTS,
   handleErrors,
@@ -9,6 +11,7 @@ export {
 } from './http.js';
 export { log, type Severity } from './log.js';
 export { ctime, views } from './page.js';
+export { fileSetting, portSetting } from './settings.js';
 export { addServerTiming } from './timing.js';
 export {
   MAX_VISITOR_LENGTH,

@@ -25,11 +25,17 @@ test('the stages, in stage order, by full or short name', () => {
   assert.throws(() => resolveStage('mod2'), /No stage "mod2"\. There are: mod1-baseline, /);
 });
 
+/** Insertions plus deletions over every file of a lesson: what a learner reads. */
+const total = (diff: Record<string, { added: number; removed: number }>) =>
+  Object.values(diff).reduce((sum, { added, removed }) => sum + added + removed, 0);
+
 test('Module 1 → 12: the cache import, HOUR, the handler, and the node-cache dependency', () => {
-  assert.deepEqual(lines('mod1-baseline', 'mod12-memcache'), {
+  const diff = lines('mod1-baseline', 'mod12-memcache');
+  assert.deepEqual(diff, {
     'package.json': { added: 1, removed: 0 },
-    'src/main.ts': { added: 22, removed: 4 },
+    'src/main.ts': { added: 19, removed: 4 },
   });
+  assert.ok(total(diff) <= 30, `at most 30 changed lines; ${total(diff)}`);
   const main = readFileSync(join(MODULES_DIR, 'mod12-memcache/src/main.ts'), 'utf8');
   for (const line of [
     "import NodeCache from 'node-cache';",
@@ -37,19 +43,39 @@ test('Module 1 → 12: the cache import, HOUR, the handler, and the node-cache d
     "    let visits = cache.get<readonly Visit[]>('visits');",
     '    if (!visits || visits[0]?.visitor !== visitor) {',
     "      cache.set('visits', visits, HOUR); // set() not add()",
+    "    } else res.set('Server-Timing', 'cache;desc=hit');",
   ]) {
     assert.ok(main.includes(`${line}\n`), `mod12-memcache/src/main.ts has: ${line}`);
   }
+  assert.doesNotMatch(main, /useClones/, "node-cache's default: it keeps copies");
 });
 
-test("Module 12 → 13: the client swap, its settings, and app.yaml's additions", () => {
+test("Module 12 → 13: the Redis client and its settings, the handler's Redis calls, app.yaml", () => {
   const diff = lines('mod12-memcache', 'mod13-redis');
-  assert.deepEqual(Object.keys(diff), ['app.yaml', 'package.json', 'src/cache.ts', 'src/main.ts']);
-  assert.deepEqual(diff['package.json'], { added: 1, removed: 1 });
-  assert.deepEqual(diff['app.yaml'], { added: 13, removed: 0 });
-  assert.deepEqual(diff['src/main.ts'], { added: 8, removed: 10 });
-  assert.equal(diff['src/cache.ts']?.removed, 0, 'a new file');
-  assert.ok((diff['src/cache.ts']?.added ?? 0) <= 120, 'the Redis client and its cache, no more');
+  assert.deepEqual(diff, {
+    'app.yaml': { added: 13, removed: 0 },
+    'package.json': { added: 1, removed: 1 },
+    'src/main.ts': { added: 31, removed: 7 },
+  });
+  assert.ok(total(diff) <= 55, `at most 55 changed lines; ${total(diff)}`);
+  const main = readFileSync(join(MODULES_DIR, 'mod13-redis/src/main.ts'), 'utf8');
+  const root = main.slice(main.indexOf('// [START root]'), main.indexOf('// [END root]'));
+  for (const line of [
+    "    const rsp = await failOpen('GET', redis.get('visits'));",
+    '    let visits = rsp ? loadVisits(rsp) : undefined;',
+    '    if (!visits || visits[0]?.visitor !== visitor) {',
+    "      await failOpen('SET', redis.set('visits', dumpVisits(visits), 'EX', HOUR)); // set() not add()",
+    "    } else res.set('Server-Timing', 'cache;desc=hit');",
+  ]) {
+    assert.ok(root.includes(`${line}\n`), `root() in mod13-redis/src/main.ts has: ${line}`);
+  }
+  for (const setting of [
+    'enableOfflineQueue: false,',
+    'maxRetriesPerRequest: 0,',
+    'commandTimeout: 250,',
+  ]) {
+    assert.ok(main.includes(setting), `the client fails fast: ${setting}`);
+  }
   const appYaml = readFileSync(join(MODULES_DIR, 'mod13-redis/app.yaml'), 'utf8');
   assert.match(appYaml, /^env_variables:\n  REDIS_HOST: .+\n  REDIS_PORT: .+$/m);
   assert.match(
@@ -115,9 +141,12 @@ test('npm run diff --stat summarises every consecutive pair', () => {
   const output = execFileSync(process.execPath, [CLI, '--stat'], { encoding: 'utf8' });
   assert.match(
     output,
-    /### mod1-baseline → mod12-memcache\n\n package\.json \| +1 \+\n src\/main\.ts {2}\| +26 \++-+\n 2 files changed, 23 insertions\(\+\), 4 deletions\(-\)/,
+    /### mod1-baseline → mod12-memcache\n\n package\.json \| +1 \+\n src\/main\.ts {2}\| +23 \++-+\n 2 files changed, 20 insertions\(\+\), 4 deletions\(-\)/,
   );
-  assert.match(output, /### mod12-memcache → mod13-redis\n/);
+  assert.match(
+    output,
+    /### mod12-memcache → mod13-redis\n\n app\.yaml {5}\| +13 \++\n package\.json \| +2 \+-\n src\/main\.ts {2}\| +38 \++-+\n 3 files changed, 45 insertions\(\+\), 8 deletions\(-\)/,
+  );
 });
 
 test('an unknown stage is refused with the list of stages', () => {

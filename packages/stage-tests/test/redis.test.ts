@@ -195,13 +195,72 @@ test('a Redis that was never there: pages are served from the first request on',
   for (let n = 0; n < 3; n++) assert.equal((await get(app.url + '/', as('sybil'))).status, 200);
 });
 
-test('a REDIS_PORT that is not a port is refused at start, saying so', async () => {
-  const { redisFromEnv } = await importStage<typeof import('mod13-redis/cache')>(
-    'mod13-redis',
-    'cache',
-  );
+/** Module 13's client factory, from the stage under test (or a learner's copy of it). */
+const redisFromEnv = async () =>
+  (await importStage<typeof import('mod13-redis')>('mod13-redis')).redisFromEnv;
+
+test('a REDIS_PORT that is not a decimal port is refused at start, naming it', async () => {
+  const fromEnv = await redisFromEnv();
+  for (const port of ['YOUR_REDIS_PORT', 'abc', '0x1f', '', '0', '65536']) {
+    assert.throws(
+      () => fromEnv({ REDIS_HOST: '10.0.0.3', REDIS_PORT: port }),
+      (error: Error) =>
+        error.message.startsWith(`REDIS_PORT must be a port number; it is "${port}"`),
+      `REDIS_PORT=${JSON.stringify(port)}`,
+    );
+  }
+});
+
+test('a REDIS_TLS_CA that cannot be read is refused at start, naming it', async () => {
+  const fromEnv = await redisFromEnv();
   assert.throws(
-    () => redisFromEnv({ REDIS_HOST: '10.0.0.3', REDIS_PORT: 'YOUR_REDIS_PORT' }),
-    /REDIS_PORT must be a port number; it is "YOUR_REDIS_PORT"/,
+    () => fromEnv({ REDIS_HOST: '10.0.0.3', REDIS_TLS_CA: '/nonexistent/server-ca.pem' }),
+    /^Error: REDIS_TLS_CA names a file that cannot be read: "\/nonexistent\/server-ca\.pem" \(ENOENT\)$/,
   );
 });
+
+// Redis answers GET but refuses SET: an ACL without `set`, or `maxmemory` reached with
+// `noeviction`. Each page is a miss that tries to SET; the trouble is still one warning.
+for (const [what, refuse, allow] of [
+  [
+    'an ACL without set',
+    ['ACL', 'SETUSER', 'default', '-set'],
+    ['ACL', 'SETUSER', 'default', '+set'],
+  ],
+  [
+    'maxmemory reached (noeviction)',
+    ['CONFIG', 'SET', 'maxmemory', '1'],
+    ['CONFIG', 'SET', 'maxmemory', '0'],
+  ],
+] as const) {
+  test(`SET refused (${what}): one warning for any number of pages, one line when it works again`, async (t) => {
+    const redis = await startRedisServer();
+    t.after(() => redis.stop());
+    const admin = new Redis({ host: redis.host, port: redis.port });
+    t.after(() => admin.disconnect());
+    await admin.call('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+    const app = await startStage('mod13-redis', file.services, { redisEnv: redis.env });
+    t.after(() => app.close());
+    const pages = 25;
+    const logs = await logsDuring(async () => {
+      await admin.call(refuse[0], ...refuse.slice(1));
+      for (let n = 0; n < pages; n++) {
+        const response = await get(app.url + '/', as(`visitor ${n % 2}`));
+        assert.equal(response.status, 200);
+        assert.match(String(response.headers['server-timing']), /^datastore;/, `page ${n}`);
+      }
+      await admin.call(allow[0], ...allow.slice(1));
+      await get(app.url + '/', as('trent'));
+      assert.equal((await get(app.url + '/', as('trent'))).headers['server-timing'], hit);
+    });
+    assert.equal(await app.visitCount(), pages + 1, 'every refused page stored its visit');
+    assert.deepEqual(
+      logs.map(({ severity, message }) => `${severity} ${message}`),
+      [
+        'WARNING Redis refuses SET; serving from Datastore without it',
+        'INFO Redis accepts SET again',
+      ],
+      `${pages} pages with SET refused`,
+    );
+  });
+}

@@ -135,19 +135,15 @@ export async function startStage(
     case 'mod13-redis': {
       const env = options.redisEnv ?? services.redis?.env;
       if (!env) throw new Error('Module 13 needs a Redis server');
-      const { createApp } = await importStage<typeof import('mod13-redis')>(stage);
-      const { redisFromEnv } = await importStage<typeof import('mod13-redis/cache')>(
-        stage,
-        'cache',
-      );
+      const { createApp, redisFromEnv } = await importStage<typeof import('mod13-redis')>(stage);
       redis = redisFromEnv(env);
+      app = createApp({ store, redis }); // at once, as in production: it listens for errors
       await new Promise<void>((resolve) => {
         // Start from a connected client, as a warm instance would; a dead Redis never
         // connects, and then the app must cope without it.
         redis!.once('ready', resolve);
         setTimeout(resolve, 1000);
       });
-      app = createApp({ store, redis });
       break;
     }
   }

@@ -1,0 +1,125 @@
+// The codelab's pickle.dumps / pickle.loads: what Module 13 keeps in Redis, and what it accepts back.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  MAX_CACHED_LENGTH,
+  MAX_CACHED_VISITS,
+  ctime,
+  dumpVisits,
+  loadVisits,
+  type Visit,
+} from '../src/index.js';
+
+const visits: Visit[] = [
+  {
+    visitor: '203.0.113.9: <b>bold</b> & "quoted" \\ é \u2028',
+    timestamp: new Date(1_795_000_000_123),
+  },
+  { visitor: '198.51.100.1: curl/8', timestamp: new Date('2026-11-06T00:00:00Z') },
+];
+
+/** The log lines written while `run` runs, parsed. */
+function logsDuring(run: () => void): Array<{ severity: string; message: string }> {
+  const lines: string[] = [];
+  const originals = { out: process.stdout.write, err: process.stderr.write };
+  const capture = ((chunk: unknown) => {
+    lines.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  process.stdout.write = capture;
+  process.stderr.write = capture;
+  try {
+    run();
+  } finally {
+    process.stdout.write = originals.out;
+    process.stderr.write = originals.err;
+  }
+  return lines
+    .flatMap((chunk) => chunk.split('\n').filter(Boolean))
+    .map((line) => JSON.parse(line));
+}
+
+test('loadVisits(dumpVisits(visits)) gives the visits back, timestamps as Dates', () => {
+  const loaded = loadVisits(dumpVisits(visits));
+  assert.deepEqual(loaded, visits);
+  assert.ok(loaded?.every(({ timestamp }) => timestamp instanceof Date));
+  assert.deepEqual(
+    loaded?.map(({ timestamp }) => ctime(timestamp)),
+    visits.map(({ timestamp }) => ctime(timestamp)),
+  );
+  assert.deepEqual(loadVisits(dumpVisits([])), []);
+});
+
+test('nothing cached is nothing: null and undefined are undefined, and log nothing', () => {
+  const logs = logsDuring(() => {
+    assert.equal(loadVisits(null), undefined);
+    assert.equal(loadVisits(undefined), undefined);
+  });
+  assert.deepEqual(logs, []);
+});
+
+test('the largest list this app can write still loads', () => {
+  // Node refuses a request whose headers pass 16 KiB; '"' and 'ÿ' take two bytes each in JSON.
+  const userAgent = '"ÿ'.repeat(8 * 1024);
+  const largest = Array.from({ length: MAX_CACHED_VISITS }, (_, n) => ({
+    visitor: `2001:db8::${n}: ${userAgent}`,
+    timestamp: new Date(),
+  }));
+  const json = dumpVisits(largest);
+  assert.ok(json.length <= MAX_CACHED_LENGTH, `${json.length} characters`);
+  assert.deepEqual(loadVisits(json), largest);
+});
+
+const valid = JSON.parse(dumpVisits(visits)) as Array<Record<string, unknown>>;
+const garbage: Array<[string, string]> = [
+  ['not JSON', "(lp0\n(dp1\nS'visitor'\np2\n"],
+  ['a pickle', '\x80\x04\x95\x1a\x00\x00\x00\x00\x00\x00\x00]\x94.'],
+  ['empty', ''],
+  ['JSON null', 'null'],
+  ['an object', JSON.stringify({ visits: valid })],
+  ['a list of numbers', JSON.stringify([1, 2, 3])],
+  ['a list with null', JSON.stringify([null])],
+  ['a visit without a visitor', JSON.stringify([{ timestamp: valid[0]!.timestamp }])],
+  ['a visitor that is not a string', JSON.stringify([{ ...valid[0], visitor: 42 }])],
+  ['a timestamp that is not a date', JSON.stringify([{ ...valid[0], timestamp: 'yesterday' }])],
+  ['a timestamp as a number', JSON.stringify([{ ...valid[0], timestamp: 1_795_000_000_123 }])],
+  ['a date this app did not write', JSON.stringify([{ ...valid[0], timestamp: '2026-11-26' }])],
+  ['an extra property', JSON.stringify([{ ...valid[0], admin: true }])],
+  ['a __proto__ key', `[{"visitor":"x","timestamp":"${valid[0]!.timestamp}","__proto__":{"a":1}}]`],
+  ['eleven visits', JSON.stringify(Array.from({ length: 11 }, () => valid[0]))],
+  [
+    'ten visits, too long to be ours',
+    JSON.stringify(
+      Array.from({ length: 10 }, () => ({
+        ...valid[0],
+        visitor: 'x'.repeat(MAX_CACHED_LENGTH / 10),
+      })),
+    ),
+  ],
+  ['100,000 visits', JSON.stringify(Array.from({ length: 100_000 }, () => valid[0]))],
+];
+
+for (const [what, text] of garbage) {
+  test(`anything else reads as nothing cached: ${what}`, () => {
+    logsDuring(() => assert.equal(loadVisits(text), undefined));
+  });
+}
+
+test('garbage is logged once when first found, and once when visits are found again', () => {
+  logsDuring(() => loadVisits(dumpVisits(visits))); // a clean start, after the tests above
+  const logs = logsDuring(() => {
+    for (let n = 0; n < 5; n++) for (const [, text] of garbage) loadVisits(text);
+    loadVisits(null); // expired: says nothing about what was there
+    for (let n = 0; n < 3; n++) loadVisits(dumpVisits(visits));
+    loadVisits('not JSON');
+  });
+  assert.deepEqual(
+    logs.map(({ severity, message }) => `${severity} ${message}`),
+    [
+      'WARNING The cache holds something this app did not write; treating it as a miss',
+      'INFO The cache holds visits again',
+      'WARNING The cache holds something this app did not write; treating it as a miss',
+    ],
+  );
+  logsDuring(() => loadVisits(dumpVisits(visits))); // leave it clean for other tests
+});
