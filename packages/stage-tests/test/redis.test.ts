@@ -264,3 +264,79 @@ for (const [what, refuse, allow] of [
     );
   });
 }
+
+test('100,000 valid visits under "visits" are a miss, and are replaced by the ten newest', async (t) => {
+  const app = await startStage('mod13-redis', file.services);
+  t.after(() => app.close());
+  const visit = { visitor: '203.0.113.9: someone else', timestamp: new Date().toISOString() };
+  const value = JSON.stringify(Array.from({ length: 100_000 }, () => visit));
+  await file.redisAdmin.set('visits', value, 'EX', 3600);
+  const response = await get(app.url + '/', as('wendy'));
+  assert.equal(response.status, 200);
+  const timing = String(response.headers['server-timing']);
+  assert.match(timing, /^datastore;/, `a ${value.length}-character value: ${timing}`);
+  const cached = JSON.parse((await file.redisAdmin.get('visits')) ?? 'null');
+  assert.equal(cached.length, 1, 'replaced by what Datastore holds: one visit');
+  assert.equal((await get(app.url + '/', as('wendy'))).headers['server-timing'], hit);
+});
+
+// A value so large that reading it outlasts the command timeout. Redis copies the whole reply
+// into the connection's output buffer for every GET; a client that stopped waiting but kept the
+// connection would let those copies pile up (2.3 GB after 22 pages), and a skipped SET would
+// leave the value there for good.
+test('a 100 MB value under "visits" is replaced within a few pages; Redis memory stays bounded', async (t) => {
+  const redis = await startRedisServer(); // its own, so its memory is this test's alone
+  t.after(() => redis.stop());
+  const admin = new Redis({ host: redis.host, port: redis.port });
+  t.after(() => admin.disconnect());
+  // Should the app regress, Redis cuts a client whose pending replies pass 1 GB: the test then
+  // fails on its figures instead of exhausting the machine.
+  await admin.call('CONFIG', 'SET', 'client-output-buffer-limit', 'normal 1gb 1gb 0');
+  const size = 100 * 1024 * 1024;
+  await admin.setrange('visits', size - 1, 'x'); // made by Redis itself: nothing to upload
+  const app = await startStage('mod13-redis', file.services, { redisEnv: redis.env });
+  t.after(() => app.close());
+
+  const MB = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  const memory = async (field: string) =>
+    Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(await admin.info('memory'))?.[1]);
+  const rounds = 8;
+  const concurrent = 4; // pages at once, on the app's one Redis connection
+  const figures: string[] = [];
+  let replacedInRound: number | undefined;
+  let last: Array<{ status: number; timing: string }> = [];
+  for (let round = 1; round <= rounds; round++) {
+    const responses = await Promise.all(
+      Array.from({ length: concurrent }, () => get(app.url + '/', as('victor'))),
+    );
+    last = responses.map(({ status, headers }) => ({
+      status,
+      timing: String(headers['server-timing']),
+    }));
+    for (const { status } of last) assert.equal(status, 200, `round ${round}`);
+    const length = await admin.strlen('visits');
+    if (replacedInRound === undefined && length < size) replacedInRound = round;
+    figures.push(
+      `round ${round}: value ${length} bytes, used_memory ${MB(await memory('used_memory'))}`,
+    );
+  }
+  const peak = await memory('used_memory_peak');
+  const final = await memory('used_memory');
+  t.diagnostic(`${figures.join('; ')}; peak ${MB(peak)}`);
+  assert.ok(
+    replacedInRound !== undefined && replacedInRound <= 2,
+    `replaced in round ${replacedInRound} of ${concurrent} pages each; ${figures.join('; ')}`,
+  );
+  // The value itself, plus one reply's copy for each page that read it at once: never more,
+  // however many pages come.
+  assert.ok(
+    peak < size * (concurrent + 1.5),
+    `used_memory_peak ${MB(peak)} for a ${MB(size)} value; ${figures.join('; ')}`,
+  );
+  assert.ok(final < 16 * 1024 * 1024, `used_memory ${MB(final)} once replaced`);
+  assert.deepEqual(
+    last.map(({ timing }) => timing),
+    Array(concurrent).fill(hit),
+    'and the cache works again: hits',
+  );
+});
