@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, get, startRedisServer } from '@visitme/harness';
-import { importStage, startStage, useServices } from './stages.js';
+import { importStage, startStage, untilServing, useServices } from './stages.js';
 
 // Not a speed check: how long a page may wait on a broken Redis before it is served
 // anyway. Module 13 gives each Redis command 250 ms; this is the hang it must never be.
@@ -293,9 +293,10 @@ test('a 100 MB value under "visits" is replaced within a few pages; Redis memory
   // fails on its figures instead of exhausting the machine.
   await admin.call('CONFIG', 'SET', 'client-output-buffer-limit', 'normal 1gb 1gb 0');
   const size = 100 * 1024 * 1024;
-  await admin.setrange('visits', size - 1, 'x'); // made by Redis itself: nothing to upload
   const app = await startStage('mod13-redis', file.services, { redisEnv: redis.env });
   t.after(() => app.close());
+  await untilServing(app.url + '/'); // Datastore answering, so that only Redis is on trial
+  await admin.setrange('visits', size - 1, 'x'); // made by Redis itself: nothing to upload
 
   const MB = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
   const memory = async (field: string) =>
@@ -304,11 +305,14 @@ test('a 100 MB value under "visits" is replaced within a few pages; Redis memory
   const concurrent = 4; // pages at once, on the app's one Redis connection
   const figures: string[] = [];
   let replacedInRound: number | undefined;
+  const usedAfterRound: number[] = [];
   let last: Array<{ status: number; timing: string }> = [];
   for (let round = 1; round <= rounds; round++) {
+    const startedAt = Date.now();
     const responses = await Promise.all(
       Array.from({ length: concurrent }, () => get(app.url + '/', as('victor'))),
     );
+    const ms = Date.now() - startedAt;
     last = responses.map(({ status, headers }) => ({
       status,
       timing: String(headers['server-timing']),
@@ -316,8 +320,9 @@ test('a 100 MB value under "visits" is replaced within a few pages; Redis memory
     for (const { status } of last) assert.equal(status, 200, `round ${round}`);
     const length = await admin.strlen('visits');
     if (replacedInRound === undefined && length < size) replacedInRound = round;
+    usedAfterRound.push(await memory('used_memory'));
     figures.push(
-      `round ${round}: value ${length} bytes, used_memory ${MB(await memory('used_memory'))}`,
+      `round ${round}: ${ms} ms, value ${length} bytes, used_memory ${MB(usedAfterRound.at(-1)!)}`,
     );
   }
   const peak = await memory('used_memory_peak');
@@ -333,10 +338,58 @@ test('a 100 MB value under "visits" is replaced within a few pages; Redis memory
     peak < size * (concurrent + 1.5),
     `used_memory_peak ${MB(peak)} for a ${MB(size)} value; ${figures.join('; ')}`,
   );
+  // No copy outlives the round after it: the connection that held them was dropped.
+  for (const [index, used] of usedAfterRound.slice(1).entries()) {
+    assert.ok(used < 16 * 1024 * 1024, `round ${index + 2}: used_memory ${MB(used)}`);
+  }
   assert.ok(final < 16 * 1024 * 1024, `used_memory ${MB(final)} once replaced`);
   assert.deepEqual(
     last.map(({ timing }) => timing),
     Array(concurrent).fill(hit),
     'and the cache works again: hits',
+  );
+});
+
+// With Datastore down no page gets as far as the SET, so the value stays. Each GET makes Redis
+// copy it; the connection is dropped when a GET sent after the first timeout fails, so at most
+// two rounds of pages hold copies at once, however many rounds come.
+test('a 100 MB value while Datastore is down: no SET can replace it, and Redis memory stays bounded', async (t) => {
+  const redis = await startRedisServer();
+  t.after(() => redis.stop());
+  const admin = new Redis({ host: redis.host, port: redis.port });
+  t.after(() => admin.disconnect());
+  await admin.call('CONFIG', 'SET', 'client-output-buffer-limit', 'normal 1gb 1gb 0');
+  const size = 100 * 1024 * 1024;
+  await admin.setrange('visits', size - 1, 'x');
+  const app = await startStage(
+    'mod13-redis',
+    { ...file.services, emulator: file.outage },
+    {
+      redisEnv: redis.env,
+      deadlineMs: 300,
+    },
+  );
+  t.after(() => app.close());
+  await file.outage.stop();
+  t.after(() => file.outage.restart());
+  const MB = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  const memory = async (field: string) =>
+    Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(await admin.info('memory'))?.[1]);
+  const concurrent = 4;
+  const figures: string[] = [];
+  const statuses = new Map<number, number>();
+  for (let round = 1; round <= 12; round++) {
+    const responses = await Promise.all(
+      Array.from({ length: concurrent }, (_, n) => get(app.url + '/', as(`visitor ${round}-${n}`))),
+    );
+    for (const { status } of responses) statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    figures.push(`round ${round}: used_memory ${MB(await memory('used_memory'))}`);
+  }
+  const peak = await memory('used_memory_peak');
+  t.diagnostic(`${[...statuses].join(' ')}; ${figures.join('; ')}; peak ${MB(peak)}`);
+  assert.deepEqual([...statuses.keys()], [503], 'Datastore is down');
+  assert.ok(
+    peak < size * (2 * concurrent + 1.5),
+    `used_memory_peak ${MB(peak)} for a ${MB(size)} value; ${figures.join('; ')}`,
   );
 });
