@@ -93,6 +93,22 @@ describe('mod12-memcache', () => {
     assert.equal(await app.visitCount(), 2);
   });
 
+  test('node-cache keeps copies: changing a list it handed out changes no later page', async (t) => {
+    const cache = new NodeCache();
+    const app = await startStage('mod12-memcache', file.services, { nodeCache: cache });
+    t.after(() => app.close());
+    await get(app.url + '/', as('someone earlier'));
+    const miss = await get(app.url + '/', as('judith'));
+    const handedOut = cache.get<Array<{ visitor: string; timestamp: Date }>>('visits')!;
+    assert.ok(handedOut[0]?.timestamp instanceof Date, 'Dates stay Dates in the copy');
+    handedOut[0]!.visitor = 'changed';
+    handedOut[0]!.timestamp.setUTCFullYear(1999);
+    handedOut.pop();
+    const hit = await get(app.url + '/', as('judith'));
+    assert.equal(hit.headers['server-timing'], 'cache;desc=hit');
+    assert.equal(hit.body, miss.body);
+  });
+
   test('two instances do not share their caches: each stores the same visitor', async (t) => {
     const first = await startStage('mod12-memcache', file.services);
     t.after(() => first.close());
