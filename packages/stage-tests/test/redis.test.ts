@@ -137,6 +137,43 @@ test('a wrong type under "visits" (a Redis list) is a miss too, and is overwritt
   assert.equal((await get(app.url + '/', as('nina'))).headers['server-timing'], hit);
 });
 
+// Another writer keeps putting something else under "visits" between pages: each kind of
+// trouble is one warning when it starts and one line when it ends, not one per page.
+for (const [what, spoil, warning, ending] of [
+  [
+    'garbage',
+    () => file.redisAdmin.set('visits', 'pickle.dumps(visits)'),
+    'WARNING The cache holds something this app did not write; treating it as a miss',
+    'INFO The cache holds visits again',
+  ],
+  [
+    'a wrong type',
+    () => file.redisAdmin.multi().del('visits').rpush('visits', 'a').exec(),
+    'WARNING Redis refuses GET; serving from Datastore without it',
+    'INFO Redis accepts GET again',
+  ],
+] as const) {
+  test(`${what} under "visits" before every page: logged once, and its end once`, async (t) => {
+    const app = await startStage('mod13-redis', file.services);
+    t.after(() => app.close());
+    const pages = 10;
+    const logs = await logsDuring(async () => {
+      for (let n = 0; n < pages; n++) {
+        await spoil();
+        const response = await get(app.url + '/', as('oliver'));
+        assert.equal(response.status, 200);
+        assert.match(String(response.headers['server-timing']), /^datastore;/, `page ${n}`);
+      }
+      assert.equal((await get(app.url + '/', as('oliver'))).headers['server-timing'], hit);
+    });
+    assert.deepEqual(
+      logs.map(({ severity, message }) => `${severity} ${message}`),
+      [warning, ending],
+      `${pages} pages`,
+    );
+  });
+}
+
 test('AUTH: with REDIS_PASSWORD the cache works; without it, pages are still served', async () => {
   const secured = await startRedisServer({ password: 'memorystore-auth-string' });
   try {
