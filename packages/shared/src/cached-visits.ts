@@ -5,9 +5,9 @@ import type { Visit } from './visits.js';
 export const MAX_CACHED_VISITS = 10;
 
 /**
- * More than ten visits this app wrote could ever take as JSON. Each visitor is an address and a
- * User-Agent header, and Node refuses requests whose headers exceed 16 KiB in all; escaping
- * at most doubles that. Anything longer is not ours and is not worth parsing.
+ * Longer than ten visits this app writes can ever be as JSON (about 330 KB at worst): each
+ * visitor is an address and a User-Agent header, Node refuses requests whose headers pass
+ * 16 KiB, and JSON at most doubles that. A longer value is not ours, and is not parsed.
  */
 export const MAX_CACHED_LENGTH = 1024 * 1024;
 
