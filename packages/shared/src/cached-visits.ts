@@ -1,15 +1,16 @@
 import { log } from './log.js';
-import type { Visit } from './visits.js';
+import { MAX_VISITOR_LENGTH, type Visit } from './visit-entity.js';
 
 /** The page lists the ten newest visits, so a cache never holds more. */
 export const MAX_CACHED_VISITS = 10;
 
 /**
- * Longer than ten visits this app writes can ever be as JSON (about 330 KB at worst): each
- * visitor is an address and a User-Agent header, Node refuses requests whose headers pass
- * 16 KiB, and JSON at most doubles that. A longer value is not ours, and is not parsed.
+ * Longer than ten visits can ever be as JSON (about 960 KB at worst): a visitor is shown at
+ * most `MAX_VISITOR_LENGTH` characters long (longer ones are cut when read), JSON writes a
+ * character in six at most (`\u0001`), and 256 more cover the rest of a visit. A longer
+ * value is not ours, and is not parsed.
  */
-export const MAX_CACHED_LENGTH = 1024 * 1024;
+export const MAX_CACHED_LENGTH = MAX_CACHED_VISITS * (6 * MAX_VISITOR_LENGTH + 256);
 
 /** The visits as a string for a cache (the codelab's `pickle.dumps(visits)`): JSON. */
 export function dumpVisits(visits: readonly Visit[]): string {
