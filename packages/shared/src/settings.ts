@@ -10,7 +10,7 @@ export function portSetting(env: NodeJS.ProcessEnv, name: string, fallback: numb
   if (value === undefined) return fallback;
   const port = /^[0-9]{1,5}$/.test(value) ? Number(value) : NaN;
   if (!(port >= 1 && port <= 65535)) {
-    throw new Error(`${name} must be a port number; it is "${value}" (a decimal from 1 to 65535)`);
+    throw new Error(`${name} must be a decimal port number from 1 to 65535; it is "${value}"`);
   }
   return port;
 }

@@ -30,7 +30,8 @@ for (const value of [
     assert.throws(
       () => portSetting({ REDIS_PORT: value }, 'REDIS_PORT', 6379),
       (error: Error) =>
-        error.message.startsWith(`REDIS_PORT must be a port number; it is "${value}"`),
+        error.message ===
+        `REDIS_PORT must be a decimal port number from 1 to 65535; it is "${value}"`,
     );
   });
 }

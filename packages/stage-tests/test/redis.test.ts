@@ -242,7 +242,8 @@ test('a REDIS_PORT that is not a decimal port is refused at start, naming it', a
     assert.throws(
       () => fromEnv({ REDIS_HOST: '10.0.0.3', REDIS_PORT: port }),
       (error: Error) =>
-        error.message.startsWith(`REDIS_PORT must be a port number; it is "${port}"`),
+        error.message ===
+        `REDIS_PORT must be a decimal port number from 1 to 65535; it is "${port}"`,
       `REDIS_PORT=${JSON.stringify(port)}`,
     );
   }
