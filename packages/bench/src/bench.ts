@@ -1,13 +1,19 @@
-// npm run bench [-- --long] [-- --seconds=N] [-- --connections=N] [-- --results=DIR]
-//                [-- --server-node=PATH]   run the servers on another Node.js (App Engine's 22, 24)
+// npm run bench [-- --long] [-- --node=22,24] [-- --rounds=N] [-- --seconds=N]
+//               [-- --connections=N] [-- --count=N] [-- --results=DIR]
 // Starts a Datastore emulator and a redis-server (the test harness), then each stage's real
 // server and a ceiling server (the same page from memory: the fastest any stage could be
-// here), and drives each from a separate load process. Datastore writes are counted by the
-// emulator (entities added), queries from each response's Server-Timing (a page rendered from
-// a list fresh from Datastore), Redis calls by Redis itself (INFO commandstats). Requests still
-// in flight when a run ends are counted by the servers but not answered: hence 1.01, not 1.
+// here), on each Node.js asked for. Then:
+// - counts, for each stage and workload, what a fixed number of requests cost, every one
+//   awaited: Datastore writes by the emulator (entities added), queries from each response's
+//   Server-Timing, Redis calls by Redis itself (INFO commandstats). Exact on any machine.
+// - measures speed in interleaved rounds: every target and workload once per round, in
+//   rotating order, driven by wrk, with the server's CPU time (and redis-server's, for a
+//   stage that uses it) from /proc. Each round's ratios are to that round's ceiling, so a
+//   neighbour's burst hits a stage and its ceiling alike; the medians over rounds are the
+//   figures, and their min–max spread says how far to trust them.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,132 +25,322 @@ import {
   startRedisServer,
   untilListening,
   type GroupProcess,
+  type RedisServer,
 } from '@visitme/harness';
 import { stages } from '@visitme/stage-diff';
-import type { LoadOptions, LoadResult, Workload } from './load.js';
-import { barChart, markdownTable, textTable, type Row } from './report.js';
+import { countRequests, get } from './count.js';
+import { TICKS_PER_SECOND, descendants, machineCpu, processCpu, selfCpu } from './proc.js';
+import {
+  barChart,
+  markdownReport,
+  textReport,
+  type BenchResults,
+  type Count,
+  type Run,
+} from './report.js';
+import { resolveRuntimes, type Runtime } from './runtimes.js';
+import { noiseWarnings, spread, type Summary } from './stats.js';
+import { findWrk, wrk, RETURNING_VISITOR, type Workload } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
-const LOAD = fileURLToPath(new URL('./load.js', import.meta.url));
 const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
 
 const { values } = parseArgs({
   options: {
     long: { type: 'boolean' },
+    rounds: { type: 'string' },
     seconds: { type: 'string' },
     connections: { type: 'string' },
+    count: { type: 'string' },
     results: { type: 'string' },
-    'server-node': { type: 'string' },
+    node: { type: 'string' },
   },
 });
-const duration = Number(values.seconds ?? (values.long ? 20 : 5));
-const connections = Number(values.connections ?? 10);
+const positive = (name: string, value: string | undefined, fallback: number) => {
+  const n = Number(value ?? fallback);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number ≥ 1`);
+  return n;
+};
+const rounds = positive('rounds', values.rounds, values.long ? 15 : 5);
+const seconds = positive('seconds', values.seconds, values.long ? 2 : 1);
+const connections = positive('connections', values.connections, 10);
+const countPerRun = positive('count', values.count, 200);
 const resultsDir = values.results ?? join(ROOT, 'results');
-const serverNode = values['server-node'] ?? process.execPath;
-const serverNodeVersion = execFileSync(serverNode, ['--version'], { encoding: 'utf8' }).trim();
+const command = ['npm run bench', ...process.argv.slice(2)].join(
+  process.argv.length > 2 ? ' -- ' : '',
+);
 
 const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-const [emulator, redis] = await Promise.all([startDatastoreEmulator(), startRedisServer()]);
+findWrk();
+const runtimes = resolveRuntimes(values.node, say);
+const machine = {
+  cores: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  benchNode: process.version,
+  loadAverageBefore: loadavg().map((x) => Number(x.toFixed(2))),
+};
+say(
+  `${machine.cores} cores (${machine.cpu}), load average ${machine.loadAverageBefore.join(' ')}; ` +
+    `servers on ${runtimes.map((r) => `Node ${r.version}`).join(', ')}`,
+);
+
+interface Target {
+  runtime: Runtime;
+  name: string;
+  url: string;
+  pid: number;
+  project?: string;
+  redis: RedisServer;
+  redisAdmin: Redis;
+  redisPid: number;
+}
+
+const emulator = await startDatastoreEmulator();
+const redisServers: RedisServer[] = [];
+const admins: Redis[] = [];
 const servers: GroupProcess[] = [];
-const redisAdmin = new Redis({ host: redis.host, port: redis.port });
-
 try {
-  const targets: Array<{ name: string; url: string; project?: string }> = [];
-  for (const name of ['ceiling', ...stages()]) {
-    const port = await freePort();
-    const project = `bench-${name}`;
-    const entry =
-      name === 'ceiling' ? CEILING : join(ROOT, 'modules', name, 'dist', 'src', 'server.js');
-    const server = spawnGroup(serverNode, [entry], {
-      env: {
-        ...process.env,
-        ...redis.env,
-        PORT: String(port),
-        NODE_ENV: 'production',
-        DATASTORE_EMULATOR_HOST: emulator.host,
-        GOOGLE_CLOUD_PROJECT: project,
-        METADATA_SERVER_DETECTION: 'none',
-      },
-    });
-    servers.push(server);
-    await untilListening(name, port, server);
-    targets.push({ name, url: `http://127.0.0.1:${port}`, ...(name !== 'ceiling' && { project }) });
+  const targets: Target[] = [];
+  for (const [index, runtime] of runtimes.entries()) {
+    // One Redis per runtime, so each Module 13's calls (and CPU) are its own.
+    const redis = await startRedisServer();
+    redisServers.push(redis);
+    const redisAdmin = new Redis({ host: redis.host, port: redis.port });
+    admins.push(redisAdmin);
+    const redisPid = Number(/^process_id:(\d+)/m.exec(await redisAdmin.info('server'))?.[1]);
+    for (const name of ['ceiling', ...stages()]) {
+      const port = await freePort();
+      const project = `bench-${name}-${index}`;
+      const entry =
+        name === 'ceiling' ? CEILING : join(ROOT, 'modules', name, 'dist', 'src', 'server.js');
+      const server = spawnGroup(runtime.path, [entry], {
+        env: {
+          ...process.env,
+          ...redis.env,
+          PORT: String(port),
+          NODE_ENV: 'production',
+          DATASTORE_EMULATOR_HOST: emulator.host,
+          GOOGLE_CLOUD_PROJECT: project,
+          METADATA_SERVER_DETECTION: 'none',
+        },
+      });
+      servers.push(server);
+      await untilListening(name, port, server);
+      targets.push({
+        runtime,
+        name,
+        url: `http://127.0.0.1:${port}`,
+        pid: server.child.pid!,
+        ...(name !== 'ceiling' && { project }),
+        redis,
+        redisAdmin,
+        redisPid,
+      });
+    }
   }
+  const ours = descendants(); // the servers, the emulator's JVM, redis-server
 
-  // Cheap runs first: after thousands of writes the emulator's JVM keeps a core busy for a while,
-  // and that would count against whatever ran next. The table keeps stage order.
-  const runs = targets
-    .flatMap((target) =>
-      (target.name === 'ceiling' ? ['returning'] : ['returning', 'new']).map((workload) => ({
-        target,
-        workload: workload as Workload,
-        datastoreBound: target.name === 'mod1-baseline' || workload === 'new',
-      })),
-    )
-    .sort((a, b) => Number(a.datastoreBound) - Number(b.datastoreBound));
-  const rows: Row[] = [];
-  let ceiling = 0;
-  for (const { target, workload } of runs) {
-    say(`${target.name}, ${workload} visitor: ${duration} s with ${connections} connections`);
-    load({ url: target.url, workload, connections, duration: 1 }); // warm up: JIT, cache, pools
-    const redisBefore = await redisCalls();
+  const pairs = targets.flatMap((target) =>
+    (target.name === 'ceiling' ? ['returning'] : ['returning', 'new']).map((workload) => ({
+      target,
+      workload: workload as Workload,
+    })),
+  );
+
+  // Exact counts first (which also warm each server up), a fixed number of requests each.
+  say(`counting what ${countPerRun} requests cost, for each target and workload`);
+  const counts: Count[] = [];
+  for (const { target, workload } of pairs) {
+    const runId = `${process.pid}-count-${counts.length}`;
+    if (workload === 'returning') await get(target.url, RETURNING_VISITOR); // the cache holds it
+    const redisBefore = await redisCalls(target.redisAdmin);
     const entitiesBefore = target.project ? await emulator.count(target.project, 'Visit') : 0;
-    const result = load({ url: target.url, workload, connections, duration });
-    const redisUsed = (await redisCalls()) - redisBefore;
+    const tally = await countRequests({
+      url: target.url,
+      workload,
+      requests: countPerRun,
+      connections,
+      runId,
+    });
+    const redisUsed = (await redisCalls(target.redisAdmin)) - redisBefore;
     const entitiesAdded = target.project
       ? (await emulator.count(target.project, 'Visit')) - entitiesBefore
       : 0;
-    if (target.name === 'ceiling') ceiling = result.requestsPerSecond;
-    rows.push({
+    counts.push({
+      runtime: target.runtime.label,
       target: target.name,
       workload,
-      requestsPerSecond: result.requestsPerSecond,
-      p50: result.p50,
-      p99: result.p99,
-      errors: result.errors,
-      datastoreWritesPerRequest: entitiesAdded / result.requests,
-      datastoreQueriesPerRequest: result.datastoreQueries / result.requests,
-      redisCallsPerRequest: redisUsed / result.requests,
-      ratio: result.requestsPerSecond / ceiling,
+      requests: tally.requests,
+      errors: tally.errors,
+      datastoreWrites: entitiesAdded,
+      datastoreQueries: tally.datastoreQueries,
+      cacheHits: tally.cacheHits,
+      redisCalls: redisUsed,
     });
   }
-  const order = targets.map(({ name }) => name);
-  rows.sort(
-    (a, b) =>
-      order.indexOf(a.target) - order.indexOf(b.target) ||
-      a.workload.localeCompare(b.workload) * -1,
-  );
+  const countOf = (target: Target, workload: string) =>
+    counts.find(
+      (c) =>
+        c.runtime === target.runtime.label && c.target === target.name && c.workload === workload,
+    )!;
+  const usesRedis = (target: Target) =>
+    counts.some(
+      (c) => c.runtime === target.runtime.label && c.target === target.name && c.redisCalls > 0,
+    );
 
-  const title = `VisitMe stages under load: ${connections} connections, ${duration} s each, servers on Node ${serverNodeVersion}`;
-  process.stdout.write(`\n${title}\n\n${textTable(rows)}`);
+  // Runs that reach Datastore leave the emulator's JVM busy for a while after: each round
+  // measures the cheap runs first, then those, then waits for the JVM to settle.
+  const datastoreBound = (pair: (typeof pairs)[number]) =>
+    countOf(pair.target, pair.workload).datastoreQueries > 0;
+  const cheap = pairs.filter((pair) => !datastoreBound(pair));
+  const dear = pairs.filter(datastoreBound);
+  const rotate = <T>(list: T[], by: number) => list.map((_, i) => list[(i + by) % list.length]!);
+
+  say(`warming up: ${pairs.length} runs of 1 s`);
+  for (const { target, workload } of pairs) {
+    wrk({ url: target.url, workload, connections, seconds: 1, runId: `${process.pid}-warm` });
+  }
+
+  const allRounds: Array<{ round: number; runs: Run[] }> = [];
+  for (let round = 0; round < rounds; round++) {
+    await settle(ours);
+    say(`round ${round + 1} of ${rounds}: ${pairs.length} runs of ${seconds} s`);
+    const runs: Run[] = [];
+    for (const { target, workload } of [...rotate(cheap, round), ...rotate(dear, round)]) {
+      if (workload === 'returning') await get(target.url, RETURNING_VISITOR);
+      const pids = [target.pid, ...(usesRedis(target) ? [target.redisPid] : [])];
+      const before = snapshot(pids, ours);
+      const result = wrk({
+        url: target.url,
+        workload,
+        connections,
+        seconds,
+        runId: `${process.pid}-${round}`,
+      });
+      const after = snapshot(pids, ours);
+      const wall = (after.at - before.at) / 1000;
+      const perRequest = (ticks: number) => (ticks / TICKS_PER_SECOND / result.requests) * 1e6;
+      const machineTicks = after.machine.busy - before.machine.busy;
+      const ourTicks = after.ours - before.ours;
+      runs.push({
+        runtime: target.runtime.label,
+        target: target.name,
+        workload,
+        ...result,
+        serverCpuPerRequest: perRequest(after.server - before.server),
+        generatorCpuPerRequest: perRequest(after.generator - before.generator),
+        // Cores' worth of CPU time that neither this bench nor its servers used: neighbours.
+        othersCores: Math.max(0, machineTicks - ourTicks) / TICKS_PER_SECOND / wall,
+      });
+    }
+    allRounds.push({ round: round + 1, runs });
+  }
+
+  const summaries = pairs.map(({ target, workload }) => {
+    const mine = allRounds.flatMap(({ runs }) => {
+      const run = runs.find(
+        (r) =>
+          r.runtime === target.runtime.label && r.target === target.name && r.workload === workload,
+      )!;
+      const ceiling = runs.find(
+        (r) => r.runtime === target.runtime.label && r.target === 'ceiling',
+      )!;
+      return [
+        {
+          run,
+          ratio: run.requestsPerSecond / ceiling.requestsPerSecond,
+          cpuEfficiency: ceiling.serverCpuPerRequest / run.serverCpuPerRequest,
+        },
+      ];
+    });
+    const c = countOf(target, workload);
+    return {
+      runtime: target.runtime.label,
+      target: target.name,
+      workload,
+      requestsPerSecond: spread(mine.map(({ run }) => run.requestsPerSecond)),
+      p50: spread(mine.map(({ run }) => run.p50)).median,
+      p99: spread(mine.map(({ run }) => run.p99)).median,
+      errors: mine.reduce((sum, { run }) => sum + run.errors, 0) + c.errors,
+      ratio: spread(mine.map(({ ratio }) => ratio)),
+      serverCpuPerRequest: spread(mine.map(({ run }) => run.serverCpuPerRequest)),
+      cpuEfficiency: spread(mine.map(({ cpuEfficiency }) => cpuEfficiency)),
+      cached: c.cacheHits === c.requests,
+      datastoreWritesPerRequest: c.datastoreWrites / c.requests,
+      datastoreQueriesPerRequest: c.datastoreQueries / c.requests,
+      redisCallsPerRequest: c.redisCalls / c.requests,
+    };
+  });
+
+  const everyRun = allRounds.flatMap(({ runs }) => runs);
+  const warnings = noiseWarnings(summaries as Summary[], ['ceiling', ...stages()]);
+  const errors = summaries.filter((s) => s.errors > 0);
+  for (const s of errors) warnings.push(`${s.target} (${s.workload} visitor): ${s.errors} errors`);
+  const results: BenchResults = {
+    command,
+    date: new Date().toISOString(),
+    machine: { ...machine, loadAverageAfter: loadavg().map((x) => Number(x.toFixed(2))) },
+    settings: { rounds, seconds, connections, count: countPerRun, generator: wrkVersion() },
+    runtimes: runtimes.map(({ label, version }) => ({ label, version })),
+    neighbours: spread(everyRun.map((run) => run.othersCores)),
+    generatorCpuPerRequest: spread(everyRun.map((run) => run.generatorCpuPerRequest)),
+    warnings,
+    summaries,
+    counts,
+    rounds: allRounds,
+  };
+
+  process.stdout.write(`\n${textReport(results)}`);
   mkdirSync(resultsDir, { recursive: true });
-  const markdown = `# ${title}\n\n${markdownTable(rows)}\n_${new Date().toISOString()}, \`npm run bench${values.long ? ' -- --long' : ''}\`; vs ceiling: throughput over that of the same page served from memory, in the same run._\n`;
-  writeFileSync(join(resultsDir, 'bench.md'), markdown);
-  writeFileSync(join(resultsDir, 'bench.svg'), barChart(rows, title));
-  writeFileSync(join(resultsDir, 'bench.json'), JSON.stringify(rows, null, 2) + '\n');
+  writeFileSync(join(resultsDir, 'bench.md'), markdownReport(results));
+  writeFileSync(join(resultsDir, 'bench.svg'), barChart(results));
+  writeFileSync(join(resultsDir, 'bench.json'), JSON.stringify(results, null, 2) + '\n');
   process.stdout.write(`\nWrote ${join(resultsDir, 'bench.md')}, bench.svg and bench.json\n`);
 } finally {
-  redisAdmin.disconnect();
+  for (const admin of admins) admin.disconnect();
   await Promise.all(servers.map((server) => server.stop(5000)));
-  await Promise.all([emulator.stop(), redis.stop()]);
-}
-
-/** A load run in its own process (so it does not share the measured servers' CPU time slice). */
-function load(options: LoadOptions): LoadResult {
-  const output = execFileSync(process.execPath, [LOAD, JSON.stringify(options)], {
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
-  });
-  return JSON.parse(output.trim().split('\n').at(-1)!);
+  await Promise.all([emulator.stop(), ...redisServers.map((redis) => redis.stop())]);
 }
 
 /** Every command Redis has run so far, by its own count (INFO itself left out). */
-async function redisCalls(): Promise<number> {
-  const stats = await redisAdmin.info('commandstats');
+async function redisCalls(admin: Redis): Promise<number> {
+  const stats = await admin.info('commandstats');
   let total = 0;
   for (const [, command, calls] of stats.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) {
     if (command !== 'info') total += Number(calls);
   }
   return total;
+}
+
+/** CPU ticks so far: of the measured processes, of wrk (exited children), of all that is ours. */
+function snapshot(pids: number[], ours: number[]) {
+  const self = selfCpu();
+  return {
+    at: performance.now(),
+    server: processCpu(pids),
+    generator: self.exitedChildren,
+    ours: processCpu(ours) + self.own + self.exitedChildren,
+    machine: machineCpu(),
+  };
+}
+
+/** Waits (at most 3 s) until our processes, the emulator's JVM above all, are nearly idle. */
+async function settle(pids: number[]): Promise<void> {
+  const deadline = performance.now() + 3000;
+  while (performance.now() < deadline) {
+    const before = processCpu(pids);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    if ((processCpu(pids) - before) / TICKS_PER_SECOND < 0.02) return; // under 10% of a core
+  }
+}
+
+function wrkVersion(): string {
+  try {
+    execFileSync('wrk', ['--version'], { encoding: 'utf8' });
+  } catch (error) {
+    const out = String((error as { stdout?: string }).stdout ?? '');
+    return /^wrk \S+/.exec(out)?.[0] ?? 'wrk';
+  }
+  return 'wrk';
 }

@@ -1,17 +1,78 @@
-// The benchmark's figures as a terminal table, a Markdown table and an SVG bar chart.
+// The benchmark's figures as a terminal report, a Markdown report and an SVG chart.
+import type { Spread } from './stats.js';
+import type { LoadResult } from './wrk.js';
 
-export interface Row {
+/** One timed wrk run in one round. */
+export interface Run extends LoadResult {
+  runtime: string;
   target: string;
   workload: string;
-  requestsPerSecond: number;
+  /** Microseconds of user + system time of the server (and redis-server, if it uses it). */
+  serverCpuPerRequest: number;
+  /** Microseconds of wrk's own CPU time. */
+  generatorCpuPerRequest: number;
+  /** Cores' worth of CPU that other processes on the machine used meanwhile. */
+  othersCores: number;
+}
+
+export interface RowSummary {
+  runtime: string;
+  target: string;
+  workload: string;
+  requestsPerSecond: Spread;
+  /** Medians over rounds, milliseconds. */
   p50: number;
   p99: number;
   errors: number;
+  ratio: Spread;
+  serverCpuPerRequest: Spread;
+  cpuEfficiency: Spread;
+  cached: boolean;
   datastoreWritesPerRequest: number;
   datastoreQueriesPerRequest: number;
   redisCallsPerRequest: number;
-  /** Throughput over the ceiling's, measured in the same run. */
-  ratio: number;
+}
+
+/** What a fixed number of requests, every one awaited, did: exact counts. */
+export interface Count {
+  runtime: string;
+  target: string;
+  workload: string;
+  requests: number;
+  errors: number;
+  /** Entities the emulator gained. */
+  datastoreWrites: number;
+  /** Responses whose Server-Timing says the list came fresh from Datastore. */
+  datastoreQueries: number;
+  cacheHits: number;
+  /** Commands Redis ran (INFO commandstats). */
+  redisCalls: number;
+}
+
+export interface BenchResults {
+  command: string;
+  date: string;
+  machine: {
+    cores: number;
+    cpu: string;
+    benchNode: string;
+    loadAverageBefore: number[];
+    loadAverageAfter: number[];
+  };
+  settings: {
+    rounds: number;
+    seconds: number;
+    connections: number;
+    count: number;
+    generator: string;
+  };
+  runtimes: Array<{ label: string; version: string }>;
+  neighbours: Spread;
+  generatorCpuPerRequest: Spread;
+  warnings: string[];
+  summaries: RowSummary[];
+  counts: Count[];
+  rounds: Array<{ round: number; runs: Run[] }>;
 }
 
 const HEADINGS = [
@@ -20,81 +81,231 @@ const HEADINGS = [
   'Requests/s',
   'p50 ms',
   'p99 ms',
-  'Errors',
+  'vs ceiling (min–max)',
+  'CPU µs/req',
+  'CPU: ceiling/this (min–max)',
   'Datastore writes/req',
-  'Datastore queries/req',
+  'queries/req',
   'Redis calls/req',
-  'vs ceiling',
+  'Errors',
 ];
 
-function cells(row: Row): string[] {
+const two = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
+const withSpread = (s: Spread) => `${two(s.median)} (${two(s.min)}–${two(s.max)})`;
+const ms = (x: number) => (x < 10 ? x.toFixed(1) : x.toFixed(0));
+
+function cells(row: RowSummary): string[] {
   return [
     row.target,
     row.workload,
-    row.requestsPerSecond.toFixed(0),
-    row.p50.toFixed(0),
-    row.p99.toFixed(0),
+    row.requestsPerSecond.median.toFixed(0),
+    ms(row.p50),
+    ms(row.p99),
+    withSpread(row.ratio),
+    row.serverCpuPerRequest.median.toFixed(0),
+    withSpread(row.cpuEfficiency),
+    two(row.datastoreWritesPerRequest),
+    two(row.datastoreQueriesPerRequest),
+    two(row.redisCallsPerRequest),
     String(row.errors),
-    row.datastoreWritesPerRequest.toFixed(2),
-    row.datastoreQueriesPerRequest.toFixed(2),
-    row.redisCallsPerRequest.toFixed(2),
-    row.ratio.toFixed(2),
   ];
 }
 
-export function textTable(rows: Row[]): string {
-  const table = [HEADINGS, ...rows.map(cells)];
-  const widths = HEADINGS.map((_, column) => Math.max(...table.map((row) => row[column]!.length)));
+function runtimeTitle(results: BenchResults, label: string): string {
+  const version = results.runtimes.find((r) => r.label === label)?.version ?? '';
+  return `Servers on Node.js ${version}`;
+}
+
+export function title(results: BenchResults): string {
+  const { rounds, seconds, connections } = results.settings;
+  return `VisitMe stages under load: ${rounds} interleaved rounds of ${seconds} s per run, ${connections} connections`;
+}
+
+function machineLine(results: BenchResults): string {
+  const m = results.machine;
+  return (
+    `${m.cores} cores (${m.cpu}); load average ${m.loadAverageBefore.join(' ')} before, ` +
+    `${m.loadAverageAfter.join(' ')} after; other processes used ${two(results.neighbours.median)} ` +
+    `cores' worth of CPU during the median run (${two(results.neighbours.min)}–${two(results.neighbours.max)}). ` +
+    `${results.settings.generator}: ${results.generatorCpuPerRequest.median.toFixed(1)} µs of CPU per request.`
+  );
+}
+
+function verdict(results: BenchResults): string[] {
+  if (results.warnings.length === 0) {
+    return [
+      'No sign of noise: every stage’s ratio to the ceiling stayed within ±10% across rounds, and ' +
+        'the ordering the code implies held (nothing beat the ceiling; a later stage’s cache hit ' +
+        'was never cheaper than an earlier one’s).',
+    ];
+  }
+  return [
+    'WARNING: this machine was too noisy during the run to trust these figures. Run it again on ' +
+      'a quieter machine, or longer (--long). What gave it away:',
+    ...results.warnings.map((w) => `  - ${w}`),
+  ];
+}
+
+function textTable(rows: string[][]): string {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const line = (row: string[]) =>
     row
       .map((cell, column) =>
         column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!),
       )
-      .join('  ');
-  return (
-    [
-      line(HEADINGS),
-      widths.map((width) => '-'.repeat(width)).join('  '),
-      ...rows.map((row) => line(cells(row))),
-    ].join('\n') + '\n'
-  );
+      .join('  ')
+      .trimEnd();
+  return [line(rows[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)]
+    .join('\n')
+    .concat('\n');
 }
 
-export function markdownTable(rows: Row[]): string {
+function markdownTable(rows: string[][]): string {
   const line = (row: string[]) => `| ${row.join(' | ')} |`;
-  const align = HEADINGS.map((_, column) => (column < 2 ? '---' : '---:'));
-  return [line(HEADINGS), line(align), ...rows.map((row) => line(cells(row)))].join('\n') + '\n';
+  const align = rows[0]!.map((_, column) => (column < 2 ? '---' : '---:'));
+  return [line(rows[0]!), line(align), ...rows.slice(1).map(line)].join('\n') + '\n';
+}
+
+/** Each runtime's rows, and with several runtimes the key figures side by side. */
+function tables(results: BenchResults): Array<{ heading: string; rows: string[][] }> {
+  const out = results.runtimes.map(({ label }) => ({
+    heading: runtimeTitle(results, label),
+    rows: [HEADINGS, ...results.summaries.filter((s) => s.runtime === label).map(cells)],
+  }));
+  if (results.runtimes.length > 1) {
+    const first = results.summaries.filter((s) => s.runtime === results.runtimes[0]!.label);
+    out.push({
+      heading: 'Side by side',
+      rows: [
+        [
+          'Target',
+          'Workload',
+          ...results.runtimes.flatMap(({ version }) => [
+            `${version} req/s`,
+            `${version} vs ceiling`,
+            `${version} CPU µs/req`,
+          ]),
+        ],
+        ...first.map((row) => [
+          row.target,
+          row.workload,
+          ...results.runtimes.flatMap(({ label }) => {
+            const s = results.summaries.find(
+              (x) => x.runtime === label && x.target === row.target && x.workload === row.workload,
+            )!;
+            return [
+              s.requestsPerSecond.median.toFixed(0),
+              withSpread(s.ratio),
+              s.serverCpuPerRequest.median.toFixed(0),
+            ];
+          }),
+        ]),
+      ],
+    });
+  }
+  return out;
+}
+
+const NOTES =
+  'Requests/s, p50 and p99 are medians over the rounds. "vs ceiling" is a stage’s throughput over ' +
+  'the ceiling’s (the same page from memory, no store, no cache) in the same round: the median, ' +
+  'then the lowest and highest round. CPU µs/req is the server process’s user + system time per ' +
+  'response (with redis-server’s for a stage that uses Redis), from /proc; "CPU: ceiling/this" is ' +
+  'the ceiling’s CPU per request over this one’s, per round. Datastore writes (counted by the ' +
+  'emulator), queries (from each response’s Server-Timing) and Redis calls (counted by Redis) are ' +
+  'exact counts over a separate fixed number of requests.';
+
+export function textReport(results: BenchResults): string {
+  const parts = [`${title(results)}\n${machineLine(results)}\n`];
+  for (const { heading, rows } of tables(results)) parts.push(`${heading}\n\n${textTable(rows)}`);
+  parts.push(verdict(results).join('\n') + '\n');
+  return parts.join('\n');
+}
+
+export function markdownReport(results: BenchResults): string {
+  const parts = [`# ${title(results)}\n`, `${machineLine(results)}\n`];
+  for (const { heading, rows } of tables(results))
+    parts.push(`## ${heading}\n\n${markdownTable(rows)}`);
+  parts.push(
+    `## Noise\n\n${verdict(results)
+      .map((line) => line.replace(/^ {2}- /, '- '))
+      .join('\n')}\n`,
+  );
+  parts.push(`_${NOTES} ${results.date}, \`${results.command}\`._\n`);
+  return parts.join('\n');
 }
 
 const escapeXml = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** Horizontal bars, one per row: requests per second, labelled with the ratio to the ceiling. */
-export function barChart(rows: Row[], title: string): string {
-  const barHeight = 22;
+const COLOURS = { ceiling: '#9aa0a6', returning: '#1a73e8', new: '#e8710a' } as const;
+
+/**
+ * Horizontal bars of each row's median ratio to the ceiling, a whisker from its lowest to its
+ * highest round, grouped by runtime, with a legend for the workloads.
+ */
+export function barChart(results: BenchResults): string {
+  const barHeight = 20;
   const gap = 8;
-  const labelWidth = 260;
-  const chartWidth = 460;
-  const top = 40;
-  const max = Math.max(...rows.map((row) => row.requestsPerSecond), 1);
-  const height = top + rows.length * (barHeight + gap) + 20;
-  const bars = rows.map((row, index) => {
-    const y = top + index * (barHeight + gap);
-    const width = Math.max(1, (row.requestsPerSecond / max) * chartWidth);
-    const fill =
-      row.target === 'ceiling' ? '#9aa0a6' : row.workload === 'returning' ? '#1a73e8' : '#e8710a';
-    const label = `${row.target} · ${row.workload}`;
-    const value = `${row.requestsPerSecond.toFixed(0)} req/s (${row.ratio.toFixed(2)}×)`;
-    return [
-      `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escapeXml(label)}</text>`,
-      `<rect x="${labelWidth}" y="${y}" width="${width.toFixed(1)}" height="${barHeight}" fill="${fill}"/>`,
-      `<text x="${labelWidth + width + 6}" y="${y + 15}">${escapeXml(value)}</text>`,
-    ].join('\n  ');
+  const labelWidth = 220;
+  const chartWidth = 420;
+  const valueWidth = 260;
+  const legendTop = 44;
+  let y = legendTop + 34;
+  const scale = Math.max(1, ...results.summaries.map((s) => s.ratio.max).filter(Number.isFinite));
+  const x = (ratio: number) => labelWidth + (Math.max(0, ratio) / scale) * chartWidth;
+  const parts: string[] = [];
+  for (const { label, version } of results.runtimes) {
+    if (results.runtimes.length > 1) {
+      parts.push(
+        `<text x="10" y="${y + 14}" font-weight="bold">Node.js ${escapeXml(version)}</text>`,
+      );
+      y += barHeight + gap;
+    }
+    for (const row of results.summaries.filter((s) => s.runtime === label)) {
+      const fill = row.target === 'ceiling' ? COLOURS.ceiling : COLOURS[row.workload as 'new'];
+      const median = Number.isFinite(row.ratio.median) ? row.ratio.median : 0;
+      const mid = y + barHeight / 2;
+      const value =
+        row.target === 'ceiling'
+          ? `1 = ${row.requestsPerSecond.median.toFixed(0)} req/s (${row.requestsPerSecond.min.toFixed(0)}–${row.requestsPerSecond.max.toFixed(0)})`
+          : `${withSpread(row.ratio)} · ${row.requestsPerSecond.median.toFixed(0)} req/s`;
+      parts.push(
+        `<text x="${labelWidth - 8}" y="${y + 14}" text-anchor="end">${escapeXml(`${row.target} · ${row.workload}`)}</text>`,
+        `<rect x="${labelWidth}" y="${y}" width="${Math.max(1, x(median) - labelWidth).toFixed(1)}" height="${barHeight}" fill="${fill}"/>`,
+      );
+      if (row.target !== 'ceiling' && Number.isFinite(row.ratio.min)) {
+        const [lo, hi] = [x(row.ratio.min), x(row.ratio.max)];
+        parts.push(
+          `<path class="spread" d="M${lo.toFixed(1)} ${mid}H${hi.toFixed(1)}M${lo.toFixed(1)} ${mid - 6}V${mid + 6}M${hi.toFixed(1)} ${mid - 6}V${mid + 6}" stroke="#202124" stroke-width="1.5" fill="none"/>`,
+        );
+      }
+      const end = Math.max(x(median), Number.isFinite(row.ratio.max) ? x(row.ratio.max) : 0);
+      parts.push(`<text x="${(end + 6).toFixed(1)}" y="${y + 14}">${escapeXml(value)}</text>`);
+      y += barHeight + gap;
+    }
+  }
+  const legend = [
+    ['ceiling', COLOURS.ceiling],
+    ['returning visitor (cache hits after the first)', COLOURS.returning],
+    ['new visitor (every request misses)', COLOURS.new],
+  ].map(([text, colour], i) => {
+    const lx = 10 + i * 230;
+    return `<rect x="${lx}" y="${legendTop}" width="14" height="14" fill="${colour}"/><text x="${lx + 20}" y="${legendTop + 12}">${escapeXml(text!)}</text>`;
   });
+  const note = `Bars: median ratio to the ceiling over ${results.settings.rounds} rounds; whiskers: lowest to highest round.`;
+  const warning = results.warnings.length
+    ? `<text x="10" y="${y + 34}" fill="#c5221f" font-weight="bold">Noisy run: ${escapeXml(results.warnings.length === 1 ? results.warnings[0]! : `${results.warnings.length} signs of noise, see bench.md`)}</text>`
+    : '';
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + chartWidth + 180}" height="${height}" font-family="sans-serif" font-size="13">`,
-    `  <text x="10" y="24" font-size="16" font-weight="bold">${escapeXml(title)}</text>`,
-    `  ${bars.join('\n  ')}`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelWidth + chartWidth + valueWidth}" height="${y + 50}" font-family="sans-serif" font-size="13">`,
+    `  <text x="10" y="24" font-size="15" font-weight="bold">${escapeXml(title(results))}</text>`,
+    `  <g class="legend">${legend.join('')}</g>`,
+    `  ${parts.join('\n  ')}`,
+    `  <text x="10" y="${y + 14}" fill="#5f6368">${escapeXml(note)}</text>`,
+    warning ? `  ${warning}` : '',
     '</svg>',
     '',
-  ].join('\n');
+  ]
+    .filter((line, i, all) => line !== '' || i === all.length - 1)
+    .join('\n');
 }
