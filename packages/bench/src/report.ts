@@ -68,7 +68,8 @@ export interface BenchResults {
   };
   runtimes: Array<{ label: string; version: string }>;
   neighbours: Spread;
-  generatorCpuPerRequest: Spread;
+  /** Microseconds of wrk's CPU time per request, over every run. */
+  generatorCpuPerRequest: number;
   warnings: string[];
   summaries: RowSummary[];
   counts: Count[];
@@ -127,7 +128,7 @@ function machineLine(results: BenchResults): string {
     `${m.cores} cores (${m.cpu}); load average ${m.loadAverageBefore.join(' ')} before, ` +
     `${m.loadAverageAfter.join(' ')} after; other processes used ${two(results.neighbours.median)} ` +
     `cores' worth of CPU during the median run (${two(results.neighbours.min)}–${two(results.neighbours.max)}). ` +
-    `${results.settings.generator}: ${results.generatorCpuPerRequest.median.toFixed(1)} µs of CPU per request.`
+    `${results.settings.generator}: ${results.generatorCpuPerRequest.toFixed(1)} µs of CPU per request.`
   );
 }
 
