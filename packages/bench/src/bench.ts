@@ -61,16 +61,18 @@ const positive = (name: string, value: string | undefined, fallback: number) => 
   if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number ≥ 1`);
   return n;
 };
-const rounds = positive('rounds', values.rounds, values.long ? 15 : 5);
-const seconds = positive('seconds', values.seconds, values.long ? 2 : 1);
+const rounds = positive('rounds', values.rounds, values.long ? 21 : 7);
+const seconds = positive('seconds', values.seconds, 1);
 const connections = positive('connections', values.connections, 10);
-const countPerRun = positive('count', values.count, 200);
+const countPerRun = positive('count', values.count, 50);
 const resultsDir = values.results ?? join(ROOT, 'results');
 const command = ['npm run bench', ...process.argv.slice(2)].join(
   process.argv.length > 2 ? ' -- ' : '',
 );
 
-const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const started = performance.now();
+const say = (line: string) =>
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0)} s] ${line}\n`);
 
 findWrk();
 const runtimes = resolveRuntimes(values.node, say);
