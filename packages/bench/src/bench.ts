@@ -280,6 +280,12 @@ try {
 
   const everyRun = allRounds.flatMap(({ runs }) => runs);
   const warnings = noiseWarnings(summaries as Summary[], ['ceiling', ...stages()]);
+  const neighbours = spread(everyRun.map((run) => run.othersCores));
+  if (neighbours.median > 0.1 * machine.cores) {
+    warnings.push(
+      `other processes used ${neighbours.median.toFixed(2)} of the machine's ${machine.cores} cores during the median run: the servers competed with them for CPU`,
+    );
+  }
   const errors = summaries.filter((s) => s.errors > 0);
   for (const s of errors) warnings.push(`${s.target} (${s.workload} visitor): ${s.errors} errors`);
   const results: BenchResults = {
@@ -288,7 +294,7 @@ try {
     machine: { ...machine, loadAverageAfter: loadavg().map((x) => Number(x.toFixed(2))) },
     settings: { rounds, seconds, connections, count: countPerRun, generator: wrkVersion() },
     runtimes: runtimes.map(({ label, version }) => ({ label, version })),
-    neighbours: spread(everyRun.map((run) => run.othersCores)),
+    neighbours,
     generatorCpuPerRequest:
       everyRun.reduce((sum, run) => sum + run.generatorCpuPerRequest * run.requests, 0) /
       everyRun.reduce((sum, run) => sum + run.requests, 0),

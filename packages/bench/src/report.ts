@@ -285,12 +285,14 @@ export function barChart(results: BenchResults): string {
       y += barHeight + gap;
     }
   }
+  let legendX = 10;
   const legend = [
     ['ceiling', COLOURS.ceiling],
     ['returning visitor (cache hits after the first)', COLOURS.returning],
     ['new visitor (every request misses)', COLOURS.new],
-  ].map(([text, colour], i) => {
-    const lx = 10 + i * 230;
+  ].map(([text, colour]) => {
+    const lx = legendX;
+    legendX += 44 + text!.length * 6.5; // about 6.5 px a character at 13 px
     return `<rect x="${lx}" y="${legendTop}" width="14" height="14" fill="${colour}"/><text x="${lx + 20}" y="${legendTop + 12}">${escapeXml(text!)}</text>`;
   });
   const note = `Bars: median ratio to the ceiling over ${results.settings.rounds} rounds; whiskers: lowest to highest round.`;
