@@ -141,8 +141,9 @@ function verdict(results: BenchResults): string[] {
     ];
   }
   return [
-    'WARNING: this machine was too noisy during the run to trust these figures. Run it again on ' +
-      'a quieter machine, or longer (--long). What gave it away:',
+    'WARNING: this machine was too noisy during the run to trust these figures; run it again ' +
+      'when it is quieter. Of the two efficiency figures, CPU per request is the one neighbours ' +
+      'disturb less. What gave it away:',
     ...results.warnings.map((w) => `  - ${w}`),
   ];
 }
