@@ -56,9 +56,14 @@ const { values } = parseArgs({
     node: { type: 'string' },
   },
 });
+/** A plain message for what the user can fix, not a stack trace. */
+function usage(message: string): never {
+  process.stderr.write(`npm run bench: ${message}\n`);
+  process.exit(2);
+}
 const positive = (name: string, value: string | undefined, fallback: number) => {
   const n = Number(value ?? fallback);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a whole number ≥ 1`);
+  if (!Number.isInteger(n) || n < 1) usage(`--${name} must be a whole number ≥ 1, not "${value}"`);
   return n;
 };
 const rounds = positive('rounds', values.rounds, values.long ? 21 : 7);
@@ -74,8 +79,13 @@ const started = performance.now();
 const say = (line: string) =>
   process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0)} s] ${line}\n`);
 
-findWrk();
-const runtimes = resolveRuntimes(values.node, say);
+let runtimes: Runtime[] = [];
+try {
+  findWrk();
+  runtimes = resolveRuntimes(values.node, say);
+} catch (error) {
+  usage((error as Error).message);
+}
 const machine = {
   cores: cpus().length,
   cpu: cpus()[0]?.model ?? 'unknown',
