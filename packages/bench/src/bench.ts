@@ -39,7 +39,7 @@ import {
   type Run,
 } from './report.js';
 import { resolveRuntimes, type Runtime } from './runtimes.js';
-import { noiseWarnings, spread, type Summary } from './stats.js';
+import { noiseWarnings, spread } from './stats.js';
 import { findWrk, wrk, RETURNING_VISITOR, type Workload } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -103,7 +103,6 @@ interface Target {
   url: string;
   pid: number;
   project?: string;
-  redis: RedisServer;
   redisAdmin: Redis;
   redisPid: number;
 }
@@ -145,7 +144,6 @@ try {
         url: `http://127.0.0.1:${port}`,
         pid: server.child.pid!,
         ...(name !== 'ceiling' && { project }),
-        redis,
         redisAdmin,
         redisPid,
       });
@@ -253,7 +251,7 @@ try {
   }
 
   const summaries = pairs.map(({ target, workload }) => {
-    const mine = allRounds.flatMap(({ runs }) => {
+    const mine = allRounds.map(({ runs }) => {
       const run = runs.find(
         (r) =>
           r.runtime === target.runtime.label && r.target === target.name && r.workload === workload,
@@ -261,13 +259,11 @@ try {
       const ceiling = runs.find(
         (r) => r.runtime === target.runtime.label && r.target === 'ceiling',
       )!;
-      return [
-        {
-          run,
-          ratio: run.requestsPerSecond / ceiling.requestsPerSecond,
-          cpuEfficiency: ceiling.serverCpuPerRequest / run.serverCpuPerRequest,
-        },
-      ];
+      return {
+        run,
+        ratio: run.requestsPerSecond / ceiling.requestsPerSecond,
+        cpuEfficiency: ceiling.serverCpuPerRequest / run.serverCpuPerRequest,
+      };
     });
     const c = countOf(target, workload);
     return {
@@ -289,7 +285,7 @@ try {
   });
 
   const everyRun = allRounds.flatMap(({ runs }) => runs);
-  const warnings = noiseWarnings(summaries as Summary[], ['ceiling', ...stages()]);
+  const warnings = noiseWarnings(summaries, ['ceiling', ...stages()]);
   const neighbours = spread(everyRun.map((run) => run.othersCores));
   if (neighbours.median > 0.1 * machine.cores) {
     warnings.push(
@@ -297,7 +293,10 @@ try {
     );
   }
   const errors = summaries.filter((s) => s.errors > 0);
-  for (const s of errors) warnings.push(`${s.target} (${s.workload} visitor): ${s.errors} errors`);
+  for (const s of errors) {
+    const where = s.runtime ? `, Node ${s.runtime}` : '';
+    warnings.push(`${s.target} (${s.workload} visitor${where}): ${s.errors} failed requests`);
+  }
   const results: BenchResults = {
     command,
     date: new Date().toISOString(),
