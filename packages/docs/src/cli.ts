@@ -1,8 +1,22 @@
-// npm run docs: rewrites the README code blocks from the source they name.
-import { syncAll } from './code-blocks.js';
+// npm run docs: rewrites the README code blocks from the source they name, then says which
+// hunks of a lesson no README shows yet.
+import { relative } from 'node:path';
+import { ROOT, lessonCoverage, readmes, syncAll } from './code-blocks.js';
 
 const rewritten = syncAll();
 for (const { readme, source, region } of rewritten) {
   process.stdout.write(`rewrote ${readme}: ${source}#${region}\n`);
 }
 process.stdout.write(rewritten.length ? '' : 'Every README code block matches its source.\n');
+
+let missing = 0;
+for (const readme of readmes()) {
+  for (const hunk of lessonCoverage(readme).missing) {
+    missing += 1;
+    process.stdout.write(
+      `${relative(ROOT, readme)} does not show hunk ${hunk.number} of ${hunk.path}; ` +
+        `add <!-- diff: ${hunk.path}#${hunk.number} --> and an empty \`\`\`diff block\n`,
+    );
+  }
+}
+process.exitCode = missing ? 1 : 0;
