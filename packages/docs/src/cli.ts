@@ -5,7 +5,9 @@ import { ROOT, lessonCoverage, readmes, syncAll } from './code-blocks.js';
 
 const rewritten = syncAll();
 for (const { readme, source, region } of rewritten) {
-  process.stdout.write(`rewrote ${readme}: ${source}#${region}\n`);
+  process.stdout.write(
+    `rewrote ${readme}: ${source}${region.startsWith('hunk ') ? ', ' : '#'}${region}\n`,
+  );
 }
 process.stdout.write(rewritten.length ? '' : 'Every README code block matches its source.\n');
 

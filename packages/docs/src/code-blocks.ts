@@ -53,7 +53,11 @@ export interface Hunk {
   path: string;
   /** Which hunk of that file's diff, from 1. */
   number: number;
-  /** The file's `---` and `+++` lines as `npm run diff` prints them, then the hunk. */
+  /**
+   * The file's `---` and `+++` lines as `npm run diff` prints them, then the hunk, each line
+   * without trailing whitespace: Markdown formatters strip it (a blank context line is one
+   * space in a patch), and the code itself has none.
+   */
   text: string;
 }
 
@@ -64,7 +68,7 @@ export function lessonHunks(from: string, to: string, modulesDir = MODULES_DIR):
     return hunks.map((hunk, index) => ({
       path,
       number: index + 1,
-      text: header + (hunk.endsWith('\n') ? hunk : `${hunk}\n`),
+      text: `${header}${hunk}`.replace(/[ \t]+$/gm, '').replace(/\n*$/, '\n'),
     }));
   });
 }
@@ -93,7 +97,7 @@ export interface LessonCoverage {
 /**
  * Which hunks of its stage's lesson a README leaves out. A hunk counts as shown when a
  * ```diff block's content is exactly its text: the file's `---`/`+++` lines, the `@@` line,
- * and every line of the hunk, byte for byte.
+ * and every line of the hunk, byte for byte but for trailing whitespace.
  */
 export function lessonCoverage(readmePath: string, modulesDir = MODULES_DIR): LessonCoverage {
   const lesson = lessonOf(readmePath, modulesDir);
