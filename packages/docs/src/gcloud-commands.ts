@@ -256,7 +256,9 @@ function gcloud(
     child.stdout.on('data', (chunk: Buffer) => (output += chunk));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk));
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
+    child.on('error', (error) =>
+      reject(new Error(`Cannot run gcloud: install the Google Cloud CLI (${error.message})`)),
+    );
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, output: signal ? `${output}\n(killed after ${timeoutMs} ms)` : output });
