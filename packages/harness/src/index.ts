@@ -6,6 +6,7 @@ export {
   type DatastoreEmulatorOptions,
 } from './datastore-emulator.js';
 export {
+  canListen,
   freePort,
   isListening,
   spawnGroup,

@@ -142,7 +142,8 @@ function ephemeralRangeStart(): number {
   }
 }
 
-function canListen(port: number): Promise<boolean> {
+/** Whether `port` is free on every address: nothing listens on it anywhere. */
+export function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     // No host: binds every address, so it fails if anything listens on any of them.
     const server = createServer().once('error', () => resolve(false));

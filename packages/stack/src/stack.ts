@@ -1,12 +1,14 @@
 // `npm start` at the repository root: a Datastore emulator, then every module's server on
 // its own port, as App Engine would run it (PORT and the backing services from the
-// environment). Ctrl-C or SIGTERM stops all of it.
+// environment). Ctrl-C or SIGTERM stops all of it: the root `start` script `exec`s this, so
+// the SIGTERM npm forwards reaches it rather than a shell.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   EmulatorUnavailableError,
   RedisUnavailableError,
+  canListen,
   untilListening,
   spawnGroup,
   startDatastoreEmulator,
@@ -73,9 +75,7 @@ export async function main() {
     );
     return;
   }
-  const basePort = Number(
-    values['base-port'] ?? process.env.VISITME_BASE_PORT ?? DEFAULT_BASE_PORT,
-  );
+  const basePort = parseBasePort(values['base-port'] ?? process.env.VISITME_BASE_PORT, all.length);
   const unknown = positionals.filter((name) => !all.some((module) => module.name === name));
   if (unknown.length > 0) {
     throw new Error(
@@ -86,6 +86,19 @@ export async function main() {
   const chosen = all
     .map((module, index) => ({ module, port: basePort + index + 1 }))
     .filter(({ module }) => positionals.length === 0 || positionals.includes(module.name));
+
+  // Before starting anything: a second stack on the same ports would otherwise find the
+  // first one's servers answering and report success.
+  const taken = [];
+  for (const { module, port } of chosen) {
+    if (!(await canListen(port))) taken.push(`${port} (${module.name})`);
+  }
+  if (taken.length > 0) {
+    throw new Error(
+      `${taken.length > 1 ? 'Ports' : 'Port'} ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} already in use, perhaps by ` +
+        `another npm start. Stop it, or choose other ports: npm start -- --base-port=N`,
+    );
+  }
 
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
@@ -167,6 +180,23 @@ export async function main() {
   }
   process.stdout.write('\n' + table([['Module', 'URL', 'Uses'], ...rows]) + '\n');
   say('running; Ctrl-C stops everything.');
+}
+
+/**
+ * The port below the first stage's: a whole number leaving room for `count` ports above it.
+ * Undefined means the default.
+ */
+export function parseBasePort(text: string | undefined, count: number): number {
+  if (text === undefined) return DEFAULT_BASE_PORT;
+  const port = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  const highest = 65_535 - count;
+  if (!(port >= 1 && port <= highest)) {
+    throw new Error(
+      `--base-port must be a whole number from 1 to ${highest} (the stages listen on the ` +
+        `next ${count} ports); it is "${text}"`,
+    );
+  }
+  return port;
 }
 
 /** A warning nobody can miss: what is missing, and what runs instead. */
