@@ -20,6 +20,7 @@ export interface AppOptions {
 export function createApp({ store = visitsFromEnv() }: AppOptions = {}) {
   const { storeVisit, fetchVisits } = store;
   const app = express();
+  app.disable('x-powered-by'); // no need to advertise the framework to every client
   app.set('trust proxy', trustedProxies());
   app.set('views', views);
   app.set('view engine', 'pug');

@@ -49,6 +49,7 @@ export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: A
   const { storeVisit, fetchVisits } = store;
   const failOpen = cacheCalls(redis); // a failed Redis call is a miss, logged once
   const app = express();
+  app.disable('x-powered-by'); // no need to advertise the framework to every client
   app.set('trust proxy', trustedProxies());
   app.set('views', views);
   app.set('view engine', 'pug');

@@ -148,6 +148,15 @@ for (const stage of STAGES) {
       assert.equal(await app.visitCount(), 1, 'the HEAD request alone was a visit');
     });
 
+    test('no response says what serves it (X-Powered-By)', async (t) => {
+      const app = await startStage(stage, file.services);
+      t.after(() => app.close());
+      for (const path of ['/', '/nope']) {
+        const response = await get(app.url + path, { 'user-agent': 'nosy' });
+        assert.equal(response.headers['x-powered-by'], undefined, path);
+      }
+    });
+
     test('Server-Timing says the request went to Datastore', async (t) => {
       const app = await startStage(stage, file.services);
       t.after(() => app.close());
