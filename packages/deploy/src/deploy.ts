@@ -13,9 +13,9 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { build, type Plugin } from 'esbuild';
-import { parse } from 'yaml';
+import { parse, parseDocument, Scalar, type Document } from 'yaml';
 
 export interface DeployFolder {
   /** The folder to hand to `gcloud app deploy`. */
@@ -24,6 +24,127 @@ export interface DeployFolder {
   dependencies: Record<string, string>;
   /** `22.x` for runtime `nodejs22`: what `engines.node` says. */
   nodeEngine: string;
+  /** The environment variables whose values went into app.yaml. */
+  filled: string[];
+  /** What app.yaml still holds in place of the learner's values: not deployable. */
+  placeholders: Placeholder[];
+}
+
+/** Environment variables whose values go into a Redis stage's `env_variables`. */
+export const REDIS_VARIABLES = ['REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD', 'REDIS_TLS_CA'];
+/** The Serverless VPC Access connector's full name, for `vpc_access_connector.name`. */
+export const CONNECTOR_VARIABLE = 'VPC_ACCESS_CONNECTOR';
+
+export interface Placeholder {
+  /** Where in app.yaml: `env_variables.REDIS_HOST`. */
+  where: string;
+  /** The placeholders it holds: `YOUR_REDIS_HOST`, or `PROJECT_ID, REGION, CONNECTOR`. */
+  found: string;
+  /** The environment variable that fills it. */
+  variable: string;
+  /** The command that prints its value. */
+  command: string;
+}
+
+const HOW_TO_GET: Record<string, string> = {
+  REDIS_HOST: "gcloud redis instances describe INSTANCE --region=REGION --format='value(host)'",
+  REDIS_PORT: "gcloud redis instances describe INSTANCE --region=REGION --format='value(port)'",
+  REDIS_PASSWORD: 'gcloud redis instances get-auth-string INSTANCE --region=REGION',
+  REDIS_TLS_CA:
+    "gcloud redis instances describe INSTANCE --region=REGION --format='value(serverCaCerts[0].cert)' > server-ca.pem",
+  [CONNECTOR_VARIABLE]:
+    "gcloud compute networks vpc-access connectors describe CONNECTOR --region=REGION --format='value(name)'",
+};
+
+/** Sets a scalar in place, keeping its quoting and the comments around it. */
+function setString(doc: Document, path: string[], value: string) {
+  const node = doc.getIn(path, true);
+  if (node instanceof Scalar) node.value = value;
+  else doc.setIn(path, Object.assign(new Scalar(value), { type: Scalar.QUOTE_SINGLE }));
+}
+
+/**
+ * app.yaml with the learner's values from `env`: the Redis variables for a stage that has
+ * them (its `env_variables` holds `REDIS_HOST`), and the connector's full name for a stage
+ * that has one. Unset or empty variables leave app.yaml as it is.
+ */
+export function fillAppYaml(appYaml: string, env: NodeJS.ProcessEnv) {
+  const doc = parseDocument(appYaml);
+  const filled: string[] = [];
+  if (doc.hasIn(['env_variables', 'REDIS_HOST'])) {
+    for (const name of REDIS_VARIABLES) {
+      const value = env[name];
+      if (!value) continue;
+      if (name === 'REDIS_PORT' && !(/^\d+$/.test(value) && Number(value) <= 65_535)) {
+        throw new Error(`REDIS_PORT must be a port number; it is "${value}"`);
+      }
+      setString(doc, ['env_variables', name], value);
+      filled.push(name);
+    }
+  }
+  const connector = env[CONNECTOR_VARIABLE];
+  if (connector && doc.hasIn(['vpc_access_connector', 'name'])) {
+    if (!CONNECTOR_NAME.test(connector)) {
+      throw new Error(
+        `${CONNECTOR_VARIABLE} must be the connector's full name, ` +
+          `projects/PROJECT_ID/locations/REGION/connectors/CONNECTOR; it is "${connector}". ` +
+          `It is what this prints: ${HOW_TO_GET[CONNECTOR_VARIABLE]}`,
+      );
+    }
+    setString(doc, ['vpc_access_connector', 'name'], connector);
+    filled.push(CONNECTOR_VARIABLE);
+  }
+  return { text: String(doc), filled };
+}
+
+const CONNECTOR_NAME = /^projects\/([^/]+)\/locations\/([^/]+)\/connectors\/([^/]+)$/;
+const CONNECTOR_PLACEHOLDERS = ['PROJECT_ID', 'REGION', 'CONNECTOR'];
+
+/** Every value in app.yaml still holding a placeholder, with how to get the real one. */
+export function placeholdersIn(appYaml: string): Placeholder[] {
+  const config = parse(appYaml) ?? {};
+  const found: Placeholder[] = [];
+  for (const [name, value] of Object.entries<unknown>(config.env_variables ?? {})) {
+    const tokens = String(value).match(/\bYOUR_[A-Z0-9_]+\b/g);
+    if (!tokens) continue;
+    found.push({
+      where: `env_variables.${name}`,
+      found: tokens.join(', '),
+      variable: name,
+      command: HOW_TO_GET[name] ?? `set ${name} to its value`,
+    });
+  }
+  const connector = config.vpc_access_connector?.name;
+  if (connector !== undefined) {
+    const parts = CONNECTOR_NAME.exec(String(connector))?.slice(1);
+    const tokens = parts
+      ? parts.filter((part) => CONNECTOR_PLACEHOLDERS.includes(part))
+      : [String(connector)];
+    if (tokens.length > 0) {
+      found.push({
+        where: 'vpc_access_connector.name',
+        found: tokens.join(', '),
+        variable: CONNECTOR_VARIABLE,
+        command: HOW_TO_GET[CONNECTOR_VARIABLE]!,
+      });
+    }
+  }
+  return found;
+}
+
+/** What to print when app.yaml is not deployable yet. */
+export function placeholderReport(placeholders: Placeholder[], appYamlPath: string): string {
+  return [
+    `${appYamlPath} still holds placeholders, so this stops before gcloud runs:`,
+    ...placeholders.flatMap(({ where, found, variable, command }) => [
+      `  ${where} is ${found}: set ${variable}, from`,
+      `      ${command}`,
+    ]),
+    'Set them in the environment, for example',
+    `  ${placeholders.map(({ variable }) => `${variable}=…`).join(' ')} npm run deploy …`,
+    `or write them into ${appYamlPath}; the deploy folder's copy takes them either way.`,
+    '',
+  ].join('\n');
 }
 
 const WORKSPACE_SCOPE = '@visitme/';
@@ -65,10 +186,19 @@ export function nodeEngineFor(appYaml: string): string {
 }
 
 /** Builds `<module>/.deploy`, App Engine's view of the module. */
-export async function prepareDeployFolder(moduleDir: string): Promise<DeployFolder> {
+/**
+ * Builds `<module>/.deploy`, App Engine's view of the module, with the learner's values from
+ * `env` in its app.yaml (the module's own app.yaml is never written).
+ */
+export async function prepareDeployFolder(
+  moduleDir: string,
+  { env = process.env }: { env?: NodeJS.ProcessEnv } = {},
+): Promise<DeployFolder> {
   const root = workspaceRoot(moduleDir);
   const manifest = JSON.parse(readFileSync(join(moduleDir, 'package.json'), 'utf8'));
-  const appYaml = readFileSync(join(moduleDir, 'app.yaml'), 'utf8');
+  const filledYaml = fillAppYaml(readFileSync(join(moduleDir, 'app.yaml'), 'utf8'), env);
+  const { filled } = filledYaml;
+  let appYaml = filledYaml.text;
   const nodeEngine = nodeEngineFor(appYaml);
   const dir = join(moduleDir, '.deploy');
   rmSync(dir, { recursive: true, force: true });
@@ -108,27 +238,31 @@ export async function prepareDeployFolder(moduleDir: string): Promise<DeployFold
     dependencies[name] = locked;
   }
 
-  writeFileSync(
-    join(dir, 'package.json'),
-    JSON.stringify(
-      {
-        name: manifest.name,
-        version: manifest.version,
-        private: true,
-        license: manifest.license,
-        type: 'module',
-        engines: { node: nodeEngine },
-        scripts: {
-          start: 'node dist/src/server.js',
-          // The bundle is built already: nothing to build on App Engine.
-          'gcp-build': '',
-        },
-        dependencies,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  const deployManifest: Record<string, unknown> = {
+    name: manifest.name,
+    version: manifest.version,
+    private: true,
+    license: manifest.license,
+    type: 'module',
+    engines: { node: nodeEngine },
+    scripts: {
+      start: 'node dist/src/server.js',
+      // The bundle is built already: nothing to build on App Engine.
+      'gcp-build': '',
+    },
+    dependencies,
+  };
+  const writeManifest = () =>
+    writeFileSync(join(dir, 'package.json'), JSON.stringify(deployManifest, null, 2) + '\n');
+  writeManifest();
+  // A server CA named by REDIS_TLS_CA from elsewhere goes into the folder, under its name.
+  const ca = parse(appYaml)?.env_variables?.REDIS_TLS_CA;
+  if (typeof ca === 'string' && !ca.startsWith('YOUR_') && (isAbsolute(ca) || ca.includes('/'))) {
+    const source = resolve(moduleDir, ca);
+    if (!existsSync(source)) throw new Error(`REDIS_TLS_CA names ${source}, which does not exist`);
+    cpSync(source, join(dir, basename(source)));
+    appYaml = fillAppYaml(appYaml, { REDIS_TLS_CA: basename(source) }).text;
+  }
   writeFileSync(join(dir, 'app.yaml'), appYaml);
   const require = createRequire(join(moduleDir, 'package.json'));
   const sharedDir = dirname(require.resolve('@visitme/shared/package.json'));
@@ -136,6 +270,12 @@ export async function prepareDeployFolder(moduleDir: string): Promise<DeployFold
   // Files the app reads at run time from its folder, such as Memorystore's server CA.
   for (const name of readdirSync(moduleDir).filter((name) => name.endsWith('.pem'))) {
     cpSync(join(moduleDir, name), join(dir, name));
+  }
+  const caFile = parse(appYaml)?.env_variables?.REDIS_TLS_CA;
+  if (typeof caFile === 'string' && !caFile.startsWith('YOUR_') && !existsSync(join(dir, caFile))) {
+    throw new Error(
+      `REDIS_TLS_CA is ${caFile}, which is not in ${moduleDir}: save the server CA there (${HOW_TO_GET.REDIS_TLS_CA})`,
+    );
   }
   writeFileSync(
     join(dir, '.gcloudignore'),
@@ -162,14 +302,30 @@ export async function prepareDeployFolder(moduleDir: string): Promise<DeployFold
     ],
     { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  return { dir, dependencies, nodeEngine };
+  // The root's say on install scripts, for the packages this folder installs: without it
+  // `npm ci` warns about each one's script (protobufjs's, say).
+  const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8'));
+  const rootManifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const allowScripts = Object.fromEntries(
+    Object.entries(rootManifest.allowScripts ?? {}).filter(
+      ([name]) => lock.packages?.[`node_modules/${name}`] !== undefined,
+    ),
+  );
+  if (Object.keys(allowScripts).length > 0) {
+    deployManifest.allowScripts = allowScripts;
+    writeManifest();
+  }
+  return { dir, dependencies, nodeEngine, filled, placeholders: placeholdersIn(appYaml) };
 }
 
-/** What to run to deploy it, as a copyable command line. */
+/**
+ * What to run to deploy it, as a command line that works in `cwd`: where the user typed
+ * `npm run deploy` (npm's INIT_CWD), not the module folder npm runs the script in.
+ */
 export function deployCommand(
-  folder: DeployFolder,
+  folder: Pick<DeployFolder, 'dir'>,
   extraArgs: string[],
-  cwd = process.cwd(),
+  cwd = process.env.INIT_CWD ?? process.cwd(),
 ): string[] {
   return [
     'gcloud',

@@ -3,14 +3,14 @@
 // the page with `npm start`, uploads only what it should, and agrees with app.yaml on the
 // Node.js version.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
-import { prepareDeployFolder } from '@visitme/deploy';
+import { CONNECTOR_VARIABLE, REDIS_VARIABLES, prepareDeployFolder } from '@visitme/deploy';
 import { freePort, get, listItems, spawnGroup, untilListening } from '@visitme/harness';
 import { STAGES, useServices } from './stages.js';
 
@@ -24,7 +24,7 @@ for (const stage of STAGES) {
   describe(`${stage} deploy folder`, () => {
     test('is self-contained, installs alone, serves the page, uploads only what it should', async () => {
       const moduleDir = join(ROOT, 'modules', stage);
-      const folder = await prepareDeployFolder(moduleDir);
+      const folder = await prepareDeployFolder(moduleDir, { env: {} });
 
       // app.yaml is the module's own; package.json agrees with it on Node's major version.
       const appYaml = readFileSync(join(folder.dir, 'app.yaml'), 'utf8');
@@ -56,10 +56,13 @@ for (const stage of STAGES) {
       const copy = mkdtempSync(join(tmpdir(), `visitme-deploy-${stage}-`));
       try {
         cpSync(folder.dir, copy, { recursive: true });
-        execFileSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=error'], {
+        const installed = spawnSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], {
           cwd: copy,
-          stdio: ['ignore', 'ignore', 'inherit'],
+          encoding: 'utf8',
         });
+        assert.equal(installed.status, 0, installed.stderr);
+        // Quietly: the root's allowScripts came along (engines may differ from this Node.js).
+        assert.doesNotMatch(installed.stderr, /install-scripts|protobufjs/);
 
         // What `gcloud app deploy` would upload: no node_modules, sources, tests or secrets.
         const uploads = execFileSync('gcloud', ['meta', 'list-files-for-upload', copy], {
@@ -106,59 +109,113 @@ for (const stage of STAGES) {
 }
 
 describe('npm run deploy', () => {
-  test('deploy:prepare builds the folder and prints the gcloud command', () => {
-    const output = execFileSync(
+  const MOD13 = join(ROOT, 'modules', 'mod13-redis');
+  /** The environment without any of the learner's values, plus `values`. */
+  const envWith = (values: Record<string, string>, bin?: string): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', ...values };
+    for (const name of [...REDIS_VARIABLES, CONNECTOR_VARIABLE]) {
+      if (!(name in values)) delete env[name];
+    }
+    if (bin) env.PATH = `${bin}:${process.env.PATH}`;
+    return env;
+  };
+  /**
+   * A stand-in gcloud on PATH (nothing is deployed from a test): it records its arguments
+   * and a copy of the app.yaml it was handed, from the folder it was run in.
+   */
+  const fakeGcloud = (t: { after(fn: () => void): void }) => {
+    const bin = mkdtempSync(join(tmpdir(), 'fake-gcloud-'));
+    t.after(() => rmSync(bin, { recursive: true, force: true }));
+    writeFileSync(
+      join(bin, 'gcloud'),
+      `#!/bin/sh\nprintf '%s\\n' "$@" > '${bin}/args'\ncp "$3" '${bin}/app.yaml'\n`,
+      { mode: 0o755 },
+    );
+    return bin;
+  };
+
+  test('deploy:prepare builds the folder and prints a gcloud command that works where it was typed', () => {
+    const prepare = (cwd: string, args: string[]) =>
+      execFileSync('npm', ['run', '--silent', 'deploy:prepare', ...args], {
+        cwd,
+        encoding: 'utf8',
+        env: envWith({}),
+      });
+    const fromRoot = prepare(ROOT, ['-w', 'modules/mod1-baseline']);
+    assert.match(fromRoot, /Deploy folder: .*modules\/mod1-baseline\/\.deploy\n/);
+    assert.match(
+      fromRoot,
+      /\n {2}gcloud app deploy modules\/mod1-baseline\/\.deploy\/app\.yaml\n$/,
+    );
+    const fromModule = prepare(join(ROOT, 'modules', 'mod1-baseline'), []);
+    assert.match(fromModule, /\n {2}gcloud app deploy \.deploy\/app\.yaml\n$/);
+  });
+
+  test('with placeholders left in app.yaml it stops before gcloud, naming each and how to get it', (t) => {
+    const bin = fakeGcloud(t);
+    const tracked = readFileSync(join(MOD13, 'app.yaml'), 'utf8');
+    const run = spawnSync(
       'npm',
-      ['run', '--silent', 'deploy:prepare', '-w', 'modules/mod1-baseline'],
+      ['run', '--silent', 'deploy', '-w', 'modules/mod13-redis', '--', '--project=P'],
+      { cwd: ROOT, encoding: 'utf8', env: envWith({}, bin) },
+    );
+    assert.notEqual(run.status, 0, run.stdout);
+    assert.equal(existsSync(join(bin, 'args')), false, 'gcloud never ran');
+    const said = run.stderr;
+    assert.match(said, /modules\/mod13-redis\/app\.yaml still holds placeholders/, said);
+    assert.match(said, /env_variables\.REDIS_HOST is YOUR_REDIS_HOST: set REDIS_HOST/);
+    assert.match(
+      said,
+      /gcloud redis instances describe INSTANCE --region=REGION --format='value\(host\)'/,
+    );
+    assert.match(said, /env_variables\.REDIS_PORT is YOUR_REDIS_PORT: set REDIS_PORT/);
+    assert.match(said, /--format='value\(port\)'/);
+    assert.match(
+      said,
+      /vpc_access_connector\.name is PROJECT_ID, REGION, CONNECTOR: set VPC_ACCESS_CONNECTOR/,
+    );
+    assert.match(said, /gcloud compute networks vpc-access connectors describe CONNECTOR/);
+    assert.doesNotMatch(run.stdout, /Deploy with/);
+    assert.equal(readFileSync(join(MOD13, 'app.yaml'), 'utf8'), tracked);
+  });
+
+  test("with the learner's values in the environment it deploys them; the tracked app.yaml is unchanged", (t) => {
+    const bin = fakeGcloud(t);
+    const tracked = readFileSync(join(MOD13, 'app.yaml'), 'utf8');
+    const connector = 'projects/my-project/locations/us-central1/connectors/visitme-connector';
+    const run = spawnSync(
+      'npm',
+      [
+        'run',
+        '--silent',
+        'deploy',
+        '-w',
+        'modules/mod13-redis',
+        '--',
+        '--project=my-project',
+        '--version=v2',
+      ],
       {
         cwd: ROOT,
         encoding: 'utf8',
-        env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+        env: envWith(
+          { REDIS_HOST: '10.0.0.3', REDIS_PORT: '6379', VPC_ACCESS_CONNECTOR: connector },
+          bin,
+        ),
       },
     );
-    assert.match(output, /Deploy folder: .*modules\/mod1-baseline\/\.deploy\n/);
-    assert.match(output, /\n {2}gcloud app deploy \.deploy\/app\.yaml\n$/);
-  });
-
-  test('deploy runs gcloud app deploy on the folder, passing extra arguments through', () => {
-    // A stand-in gcloud that records its arguments: nothing is deployed from a test.
-    const bin = mkdtempSync(join(tmpdir(), 'fake-gcloud-'));
-    const record = join(bin, 'args');
-    writeFileSync(join(bin, 'gcloud'), `#!/bin/sh\nprintf '%s\\n' "$@" > '${record}'\n`, {
-      mode: 0o755,
-    });
-    try {
-      execFileSync(
-        'npm',
-        [
-          'run',
-          '--silent',
-          'deploy',
-          '-w',
-          'modules/mod13-redis',
-          '--',
-          '--project=my-project',
-          '--version=v2',
-        ],
-        {
-          cwd: ROOT,
-          stdio: ['ignore', 'ignore', 'inherit'],
-          env: {
-            ...process.env,
-            PATH: `${bin}:${process.env.PATH}`,
-            TURBO_TELEMETRY_DISABLED: '1',
-          },
-        },
-      );
-      assert.deepEqual(readFileSync(record, 'utf8').split('\n').filter(Boolean), [
-        'app',
-        'deploy',
-        '.deploy/app.yaml',
-        '--project=my-project',
-        '--version=v2',
-      ]);
-    } finally {
-      rmSync(bin, { recursive: true, force: true });
-    }
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(readFileSync(join(bin, 'args'), 'utf8').split('\n').filter(Boolean), [
+      'app',
+      'deploy',
+      'modules/mod13-redis/.deploy/app.yaml',
+      '--project=my-project',
+      '--version=v2',
+    ]);
+    const deployed = parse(readFileSync(join(bin, 'app.yaml'), 'utf8'));
+    assert.deepEqual(deployed.env_variables, { REDIS_HOST: '10.0.0.3', REDIS_PORT: '6379' });
+    assert.deepEqual(deployed.vpc_access_connector, { name: connector });
+    assert.equal(deployed.runtime, parse(tracked).runtime);
+    assert.equal(readFileSync(join(MOD13, 'app.yaml'), 'utf8'), tracked);
   });
 });
