@@ -4,7 +4,28 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { deployCommand, nodeEngineFor, workspaceRoot } from '../src/deploy.js';
+import { parse } from 'yaml';
+import {
+  deployCommand,
+  fillAppYaml,
+  nodeEngineFor,
+  placeholderReport,
+  placeholdersIn,
+  workspaceRoot,
+} from '../src/deploy.js';
+
+const MOD13_YAML = `runtime: nodejs22
+
+env_variables:
+  REDIS_HOST: 'YOUR_REDIS_HOST'
+  REDIS_PORT: 'YOUR_REDIS_PORT'
+  # With Memorystore's AUTH enabled: its AUTH string.
+  # REDIS_PASSWORD: 'YOUR_AUTH_STRING'
+
+vpc_access_connector:
+  name: projects/PROJECT_ID/locations/REGION/connectors/CONNECTOR
+`;
+const CONNECTOR = 'projects/p1/locations/us-central1/connectors/c1';
 
 test("engines.node follows app.yaml's runtime", () => {
   assert.equal(nodeEngineFor('runtime: nodejs22\n'), '22.x');
@@ -22,8 +43,8 @@ test('the workspace root is found from a module folder', () => {
   assert.throws(() => workspaceRoot('/'), /No npm workspace root/);
 });
 
-test("the gcloud command names the folder's app.yaml and passes extra arguments on", () => {
-  const folder = { dir: '/repo/modules/m/.deploy', dependencies: {}, nodeEngine: '22.x' };
+test("the gcloud command names the folder's app.yaml from where it was typed, passing arguments on", () => {
+  const folder = { dir: '/repo/modules/m/.deploy' };
   assert.deepEqual(deployCommand(folder, ['--project=p'], '/repo/modules/m'), [
     'gcloud',
     'app',
@@ -31,4 +52,76 @@ test("the gcloud command names the folder's app.yaml and passes extra arguments 
     '.deploy/app.yaml',
     '--project=p',
   ]);
+  assert.deepEqual(deployCommand(folder, [], '/repo'), [
+    'gcloud',
+    'app',
+    'deploy',
+    'modules/m/.deploy/app.yaml',
+  ]);
+});
+
+test('every placeholder is found, with the variable that fills it and the command that gives it', () => {
+  const found = placeholdersIn(MOD13_YAML);
+  assert.deepEqual(
+    found.map(({ where, found, variable }) => [where, found, variable]),
+    [
+      ['env_variables.REDIS_HOST', 'YOUR_REDIS_HOST', 'REDIS_HOST'],
+      ['env_variables.REDIS_PORT', 'YOUR_REDIS_PORT', 'REDIS_PORT'],
+      ['vpc_access_connector.name', 'PROJECT_ID, REGION, CONNECTOR', 'VPC_ACCESS_CONNECTOR'],
+    ],
+  );
+  assert.match(found[0]!.command, /^gcloud redis instances describe .*value\(host\)/);
+  assert.match(found[2]!.command, /^gcloud compute networks vpc-access connectors describe /);
+  // A connector's name half filled in still holds placeholders; comments are not values.
+  const half = MOD13_YAML.replace('PROJECT_ID', 'p1');
+  assert.equal(placeholdersIn(half).at(-1)?.found, 'REGION, CONNECTOR');
+  assert.deepEqual(placeholdersIn('runtime: nodejs22\n'), []);
+  const report = placeholderReport(found, 'modules/mod13-redis/app.yaml');
+  for (const { where, command } of found) {
+    assert.ok(report.includes(where) && report.includes(command), report);
+  }
+});
+
+test("the learner's values from the environment fill app.yaml, keeping its comments", () => {
+  const { text, filled } = fillAppYaml(MOD13_YAML, {
+    REDIS_HOST: '10.0.0.3',
+    REDIS_PORT: '6378',
+    REDIS_PASSWORD: "it's secret",
+    VPC_ACCESS_CONNECTOR: CONNECTOR,
+    UNRELATED: 'x',
+  });
+  assert.deepEqual(filled, ['REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD', 'VPC_ACCESS_CONNECTOR']);
+  assert.deepEqual(parse(text), {
+    runtime: 'nodejs22',
+    env_variables: {
+      REDIS_HOST: '10.0.0.3',
+      REDIS_PORT: '6378', // still a string, as App Engine wants
+      REDIS_PASSWORD: "it's secret",
+    },
+    vpc_access_connector: { name: CONNECTOR },
+  });
+  assert.match(text, /# With Memorystore's AUTH enabled/);
+  assert.deepEqual(placeholdersIn(text), []);
+  // Unset and empty variables leave the placeholders, to be reported.
+  assert.equal(placeholdersIn(fillAppYaml(MOD13_YAML, { REDIS_HOST: '' }).text).length, 3);
+});
+
+test('a stage without Redis or a connector takes none of those values', () => {
+  const { text, filled } = fillAppYaml('runtime: nodejs22\n', {
+    REDIS_HOST: '10.0.0.3',
+    VPC_ACCESS_CONNECTOR: CONNECTOR,
+  });
+  assert.equal(text, 'runtime: nodejs22\n');
+  assert.deepEqual(filled, []);
+});
+
+test('a REDIS_PORT that is not a port, or a connector that is not a full name, is refused', () => {
+  assert.throws(
+    () => fillAppYaml(MOD13_YAML, { REDIS_PORT: '63 79' }),
+    /REDIS_PORT must be a port number; it is "63 79"/,
+  );
+  assert.throws(
+    () => fillAppYaml(MOD13_YAML, { VPC_ACCESS_CONNECTOR: 'visitme-connector' }),
+    /VPC_ACCESS_CONNECTOR must be the connector's full name.*connectors describe/,
+  );
 });
