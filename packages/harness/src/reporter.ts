@@ -17,7 +17,11 @@ export async function* heldUntilFailure(
     const file = (event.data && 'file' in event.data && event.data.file) || '';
     if (event.type === 'test:stdout' || event.type === 'test:stderr') {
       if (failed.has(file)) yield event;
-      else held.set(file, held.get(file) ?? []).get(file)!.push(event);
+      else
+        held
+          .set(file, held.get(file) ?? [])
+          .get(file)!
+          .push(event);
       continue;
     }
     if (event.type === 'test:fail') {
