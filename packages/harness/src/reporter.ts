@@ -16,12 +16,13 @@ export async function* heldUntilFailure(
   for await (const event of source) {
     const file = (event.data && 'file' in event.data && event.data.file) || '';
     if (event.type === 'test:stdout' || event.type === 'test:stderr') {
-      if (failed.has(file)) yield event;
-      else
-        held
-          .set(file, held.get(file) ?? [])
-          .get(file)!
-          .push(event);
+      if (failed.has(file)) {
+        yield event;
+      } else {
+        const output = held.get(file) ?? [];
+        held.set(file, output);
+        output.push(event);
+      }
       continue;
     }
     if (event.type === 'test:fail') {

@@ -52,7 +52,7 @@ let stopping = false;
 export async function stopAll(code: number) {
   if (stopping) return;
   stopping = true;
-  say('stopping…');
+  if (children.length > 0 || emulator || redis) say('stopping…');
   await Promise.all(children.map((child) => child.stop(10_000)));
   await Promise.all([emulator?.stop(), redis?.stop()]);
   process.exit(code);
@@ -75,7 +75,10 @@ export async function main() {
     );
     return;
   }
-  const basePort = parseBasePort(values['base-port'] ?? process.env.VISITME_BASE_PORT, all.length);
+  const basePort =
+    values['base-port'] !== undefined
+      ? parseBasePort(values['base-port'], all.length)
+      : parseBasePort(process.env.VISITME_BASE_PORT, all.length, 'VISITME_BASE_PORT');
   const unknown = positionals.filter((name) => !all.some((module) => module.name === name));
   if (unknown.length > 0) {
     throw new Error(
@@ -94,9 +97,10 @@ export async function main() {
     if (!(await canListen(port))) taken.push(`${port} (${module.name})`);
   }
   if (taken.length > 0) {
+    const [ports, are] = taken.length > 1 ? ['Ports', 'are'] : ['Port', 'is'];
     throw new Error(
-      `${taken.length > 1 ? 'Ports' : 'Port'} ${taken.join(', ')} ${taken.length > 1 ? 'are' : 'is'} already in use, perhaps by ` +
-        `another npm start. Stop it, or choose other ports: npm start -- --base-port=N`,
+      `${ports} ${taken.join(', ')} ${are} already in use, perhaps by another npm start. ` +
+        'Stop it, or choose other ports: npm start -- --base-port=N',
     );
   }
 
@@ -186,13 +190,17 @@ export async function main() {
  * The port below the first stage's: a whole number leaving room for `count` ports above it.
  * Undefined means the default.
  */
-export function parseBasePort(text: string | undefined, count: number): number {
+export function parseBasePort(
+  text: string | undefined,
+  count: number,
+  name = '--base-port',
+): number {
   if (text === undefined) return DEFAULT_BASE_PORT;
   const port = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
   const highest = 65_535 - count;
   if (!(port >= 1 && port <= highest)) {
     throw new Error(
-      `--base-port must be a whole number from 1 to ${highest} (the stages listen on the ` +
+      `${name} must be a whole number from 1 to ${highest} (the stages listen on the ` +
         `next ${count} ports); it is "${text}"`,
     );
   }
