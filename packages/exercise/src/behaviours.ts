@@ -54,6 +54,9 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'an unknown path is a 404 and stores nothing': page(
     'an unknown path is a 404 and stores no visit',
   ),
+  'no response says what serves it (X-Powered-By)': page(
+    'no response advertises Express (no X-Powered-By header)',
+  ),
   'Server-Timing says the request went to Datastore': page(
     "a new visitor's page comes from Datastore (Server-Timing says so)",
   ),

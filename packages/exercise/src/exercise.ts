@@ -71,7 +71,12 @@ export const BEHAVIOUR_FILES: Record<string, string | undefined> = {
   'redis.test.js': 'mod13-redis',
   'server.test.js': undefined,
 };
-export const OTHER_FILES = ['browser.test.js', 'deploy.test.js', 'faults.test.js'];
+export const OTHER_FILES = [
+  'browser.test.js',
+  'deploy.test.js',
+  'faults.test.js',
+  'repo.test.js', // the repository's licence, manifests and test command
+];
 export const STAGE_TESTS_DIR = join(
   dirname(createRequire(import.meta.url).resolve('@visitme/stage-tests/package.json')),
   'dist',
