@@ -3,6 +3,7 @@
 // back, and shown only once a test in that file fails: a passing run shows its results,
 // a failing one shows its failure with everything that file printed.
 //   node --test --test-reporter=@visitme/harness/reporter dist/test/*.test.js
+import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { spec, type TestEvent } from 'node:test/reporters';
 
@@ -14,7 +15,9 @@ export async function* heldUntilFailure(
   const held = new Map<string, Output[]>();
   const failed = new Set<string>();
   for await (const event of source) {
-    const file = (event.data && 'file' in event.data && event.data.file) || '';
+    // Node 22 and 24 name the file of an output event as it was given on the command line,
+    // and that of a test event in full.
+    const file = resolve((event.data && 'file' in event.data && event.data.file) || '');
     if (event.type === 'test:stdout' || event.type === 'test:stderr') {
       if (failed.has(file)) {
         yield event;

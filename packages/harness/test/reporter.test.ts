@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 
@@ -24,10 +24,12 @@ function runTests(failing: boolean) {
     );
     // Without the variable that tells a runner it runs inside another one's test file.
     const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-    const run = spawnSync(process.execPath, ['--test', `--test-reporter=${REPORTER}`, file], {
-      encoding: 'utf8',
-      env,
-    });
+    // By a relative path, as the workspaces' test scripts name their files.
+    const run = spawnSync(
+      process.execPath,
+      ['--test', `--test-reporter=${REPORTER}`, relative(dir, file)],
+      { cwd: dir, encoding: 'utf8', env },
+    );
     return { status: run.status, output: run.stdout + run.stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
