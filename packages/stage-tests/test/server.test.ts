@@ -270,7 +270,7 @@ function drip(port: number, head: string, count: number) {
   });
 }
 
-test('request framing: pipelining, a smuggling attempt, a 100 MB body to POST /', async () => {
+test('request framing: pipelining, a smuggling attempt, a 100 MB body to POST /', async (t) => {
   const port = await freePort();
   const server = spawnGroup(process.execPath, [serverEntry('mod1-baseline')], {
     env: {
@@ -302,30 +302,55 @@ test('request framing: pipelining, a smuggling attempt, a 100 MB body to POST /'
     assert.match(smuggled, /^HTTP\/1\.1 400 /);
     assert.equal(smuggled.match(/HTTP\/1\.1 /g)?.length, 1, smuggled);
 
-    // 100 MB sent to the page: a 405, and the server reads the rest away and goes on.
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = request(`http://127.0.0.1:${port}/`, { method: 'POST', agent: false }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      });
-      req.on('error', reject);
-      const megabyte = Buffer.alloc(1024 * 1024, 'a');
-      let sent = 0;
-      const more = () => {
-        while (sent < 100) {
-          sent++;
-          if (!req.write(megabyte)) return void req.once('drain', more);
-        }
-        req.end();
-      };
-      more();
-    });
-    assert.equal(status, 405);
+    // 100 MB sent to the page: a 405, and the server goes on. Node answers before the body
+    // has arrived and then closes the connection (`Connection: close`), so a client still
+    // writing may get EPIPE or ECONNRESET, and lose the 405 if it comes before the 405 is read.
+    // Both are what HTTP allows; a request is sent again until the 405 itself is read.
+    const outcomes: string[] = [];
+    while (outcomes.length < 10 && !outcomes.includes('405')) {
+      outcomes.push(await postHundredMegabytes(port));
+    }
+    assert.ok(
+      outcomes.every((outcome) => ['405', 'EPIPE', 'ECONNRESET'].includes(outcome)),
+      `each a 405 or a connection closed while writing: ${outcomes.join(', ')}`,
+    );
+    assert.ok(outcomes.includes('405'), `a 405 read: ${outcomes.join(', ')}`);
+    t.diagnostic(`100 MB POSTs: ${outcomes.join(', ')}`);
+    assert.ok(server.child.exitCode === null && server.child.signalCode === null, 'it survives');
     assert.equal((await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'after' })).status, 200);
   } finally {
     await server.stop(5000);
   }
 });
+
+/**
+ * POSTs a 100 MB body to the page, stopping once an answer arrives (as a client should):
+ * the answer's status, or the code of the error that ended the connection before one came.
+ */
+function postHundredMegabytes(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    let answered = false;
+    const req = request(`http://127.0.0.1:${port}/`, { method: 'POST', agent: false }, (res) => {
+      answered = true;
+      res.resume();
+      res.on('close', () => resolve(res.complete ? String(res.statusCode) : 'a cut answer'));
+    });
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      if (!answered) resolve(error.code ?? error.message);
+    });
+    req.setHeader('content-length', 100 * 1024 * 1024);
+    const megabyte = Buffer.alloc(1024 * 1024, 'a');
+    let sent = 0;
+    const more = () => {
+      while (sent < 100 && !answered) {
+        sent++;
+        if (!req.write(megabyte)) return void req.once('drain', more);
+      }
+      req.end();
+    };
+    more();
+  });
+}
 
 /** Writes raw bytes and reads until the server closes the connection. */
 function exchange(port: number, bytes: string): Promise<string> {
