@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 
 /** A server process started in its own process group, so that stopping it stops all it spawned. */
@@ -12,8 +12,13 @@ export interface GroupProcess {
   kill(): Promise<void>;
   /** SIGTERM to the whole group, then SIGKILL if it has not exited after `graceMs`. */
   stop(graceMs: number): Promise<void>;
-  /** SIGSTOP / SIGCONT to the whole group: a hung server, and its recovery. */
-  pause(): void;
+  /**
+   * SIGSTOP to the whole group: a hung server. Resolves once every thread of the group has
+   * stopped, as a thread acts on SIGSTOP only when it next runs: on a busy machine a server
+   * can still answer a request sent just after the signal.
+   */
+  pause(): Promise<void>;
+  /** SIGCONT to the whole group: its recovery. */
   resume(): void;
 }
 
@@ -122,9 +127,49 @@ export function spawnGroup(
       await exited;
       clearTimeout(timer);
     },
-    pause: () => signalGroup(child, 'SIGSTOP'),
+    async pause() {
+      signalGroup(child, 'SIGSTOP');
+      if (child.pid !== undefined) await untilStopped(child.pid);
+    },
     resume: () => signalGroup(child, 'SIGCONT'),
   };
+}
+
+/** The state letter of every thread of every process in group `pgid`; undefined without /proc. */
+function groupThreadStates(pgid: number): string[] | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined; // not Linux: the signal alone will have to do
+  }
+  const states: string[] = [];
+  for (const pid of pids) {
+    try {
+      // Fields after the command name, which is in parentheses and may hold anything.
+      const fields = (stat: string) => stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[2]) !== pgid) continue;
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        states.push(fields(readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8'))[0] ?? '');
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return states;
+}
+
+/** Waits until no thread of group `pgid` can run (stopped, or exited); fails after 10 s. */
+async function untilStopped(pgid: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const states = groupThreadStates(pgid);
+    if (!states || states.every((state) => 'TtZX'.includes(state))) return;
+    if (Date.now() > deadline) {
+      throw new Error(`Group ${pgid} still not stopped after SIGSTOP: ${states.join('')}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }
 
 // Ports handed out by this process, so two servers started together never get the same one.
@@ -219,8 +264,8 @@ export interface Restartable {
   stop(): Promise<void>;
   /** Starts it again, on the same port, after `stop()`. */
   restart(): Promise<void>;
-  /** Freezes it (SIGSTOP): connections are accepted but nothing answers. */
-  pause(): void;
+  /** Freezes it (SIGSTOP): connections are accepted but nothing answers. Resolves once frozen. */
+  pause(): Promise<void>;
   resume(): void;
 }
 
@@ -259,7 +304,7 @@ export async function startRestartable(options: RestartableOptions): Promise<Res
       await stop();
       await launch();
     },
-    pause: () => current?.pause(),
+    pause: async () => current?.pause(),
     resume: () => current?.resume(),
   };
 }

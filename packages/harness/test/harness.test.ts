@@ -62,6 +62,28 @@ test('restart() brings a fresh emulator back on the same port', async () => {
   }
 });
 
+test('pause() resolves once the emulator is frozen: a request sent then gets no answer', async () => {
+  const emulator = await startDatastoreEmulator();
+  try {
+    for (let round = 0; round < 5; round++) {
+      await emulator.pause();
+      // Whatever the machine's load, a frozen emulator cannot answer: it is an abort or a bug.
+      const answer = await fetch(`http://${emulator.host}/`, {
+        signal: AbortSignal.timeout(500),
+      }).then(
+        (response) => `answered ${response.status}`,
+        (error: Error) => error.name,
+      );
+      emulator.resume();
+      assert.equal(answer, 'TimeoutError', `round ${round}`);
+    }
+    assert.equal(await (await fetch(`http://${emulator.host}/`)).text(), 'Ok\n');
+  } finally {
+    emulator.resume();
+    await emulator.stop();
+  }
+});
+
 test("when a group's leader dies, the rest of the group goes with it", async () => {
   const emulator = await startDatastoreEmulator();
   const launcher = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' })

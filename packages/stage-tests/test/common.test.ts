@@ -190,7 +190,7 @@ for (const stage of STAGES) {
       const app = await startStage(stage, { ...file.services, emulator: file.outage });
       t.after(() => app.close());
       await untilServing(app.url + '/');
-      file.outage.pause();
+      await file.outage.pause();
       const startedAt = Date.now();
       const response = await get(app.url + '/', { 'user-agent': 'during' }).finally(() =>
         file.outage.resume(),

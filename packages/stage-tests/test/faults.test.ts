@@ -166,7 +166,7 @@ for (const stage of STAGES) {
         await get(url + '/', { 'user-agent': 'returning visitor' }); // cached stages: hits from now
         const load = loadFor(url, 3);
         // Three requests held in flight by a frozen Datastore when SIGTERM arrives.
-        file.services.emulator.pause();
+        await file.services.emulator.pause();
         const inFlight = [1, 2, 3].map((n) =>
           get(url + '/', { 'user-agent': `late visitor ${n}` }),
         );

@@ -81,7 +81,7 @@ test('Redis hung (process frozen): still 200s, each within a bounded delay', asy
   const app = await startStage('mod13-redis', file.services);
   t.after(() => app.close());
   await get(app.url + '/', as('ken'));
-  file.services.redis.pause();
+  await file.services.redis.pause();
   t.after(() => file.services.redis.resume()); // should an assertion fail while it is frozen
   for (let n = 0; n < 3; n++) {
     const startedAt = Date.now();

@@ -54,7 +54,7 @@ for (const stage of STAGES) {
       });
       assert.equal((await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'first' })).status, 200);
 
-      emulator.pause(); // holds the next request in flight, waiting on Datastore
+      await emulator.pause(); // holds the next request in flight, waiting on Datastore
       const inFlight = get(`http://127.0.0.1:${port}/`, { 'user-agent': 'patient' });
       await new Promise((resolve) => setTimeout(resolve, 300));
       const exited = once(server, 'exit');
