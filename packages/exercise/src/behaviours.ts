@@ -57,6 +57,9 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'no response says what serves it (X-Powered-By)': page(
     'no response advertises Express (no X-Powered-By header)',
   ),
+  'another method on / is a 405 naming GET and HEAD, and stores nothing': page(
+    'another method on / (a POST, say) is a 405 naming GET and HEAD, and stores no visit',
+  ),
   'Server-Timing says the request went to Datastore': page(
     "a new visitor's page comes from Datastore (Server-Timing says so)",
   ),
@@ -68,6 +71,13 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   ),
   'SIGTERM lets the in-flight request finish, refuses new ones, exits 0': page(
     'the server stops cleanly on SIGTERM, finishing the request in flight',
+  ),
+  'every line out is one JSON object; a poison entity: one warning, one line once gone; POST / is 405':
+    page('every log line is JSON, and a malformed Visit is one warning, not one per page'),
+
+  // poison.test.ts: every stage
+  'poison Visit entities: a 200 with the newest real visits, fresh and cached': page(
+    'malformed Visit entities do not break the page: it lists the newest visits',
   ),
 
   // caching.test.ts: Modules 12 and 13
@@ -82,6 +92,9 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   ),
   'caches for an hour, and an expired list is a miss': cache(
     'the visits are cached for an hour (HOUR), then read again from Datastore',
+  ),
+  'node-cache keeps copies: changing a list it handed out changes no later page': cache(
+    'node-cache hands out copies, so no page can change what it keeps',
   ),
   'two instances do not share their caches: each stores the same visitor': cache(
     "each instance has its own cache (node-cache lives in the instance's memory)",
@@ -115,6 +128,12 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'a wrong type under "visits" (a Redis list) is a miss too, and is overwritten': failsOpen(
     'a Redis list under "visits" is a miss, and is overwritten',
   ),
+  'garbage under "visits" before every page: logged once, and its end once': failsOpen(
+    'something other than visits put back under "visits" again and again is one warning',
+  ),
+  'a wrong type under "visits" before every page: logged once, and its end once': failsOpen(
+    'a Redis list put back under "visits" again and again is one warning',
+  ),
   'AUTH: with REDIS_PASSWORD the cache works; without it, pages are still served': {
     says: "Memorystore's AUTH string (REDIS_PASSWORD) is used",
     section: 'Configuration changes',
@@ -128,12 +147,6 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'a Redis that was never there: pages are served from the first request on': failsOpen(
     'with no Redis at all, pages are served from the first request on',
   ),
-  'a REDIS_PORT that is not a port is refused at start, saying so': {
-    says: 'a REDIS_PORT that is not a port number is refused at start, saying so',
-    section: 'Configuration changes',
-    readme: 'mod13-redis',
-  },
-  // The same tests as the Module 13 rewrite (issue 9) names them.
   'a REDIS_PORT that is not a decimal port is refused at start, naming it': {
     says: 'a REDIS_PORT that is not a port number is refused at start, saying so',
     section: 'Configuration changes',

@@ -70,6 +70,7 @@ export const BEHAVIOUR_FILES: Record<string, string | undefined> = {
   'caching.test.js': undefined,
   'redis.test.js': 'mod13-redis',
   'server.test.js': undefined,
+  'poison.test.js': undefined,
 };
 export const OTHER_FILES = [
   'browser.test.js',
