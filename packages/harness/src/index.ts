@@ -15,7 +15,7 @@ export {
   type GroupProcess,
   type Restartable,
 } from './process-group.js';
-export { get, listItems, listen, type Response } from './http-client.js';
+export { get, listItems, listen, sendGet, type Response } from './http-client.js';
 export {
   RedisUnavailableError,
   findRedisServer,

@@ -3,7 +3,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { freePort, isListening, startDatastoreEmulator } from '../src/index.js';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { freePort, isListening, sendGet, startDatastoreEmulator } from '../src/index.js';
 
 /** The PIDs of every process whose command line mentions this port. */
 function processesOnPort(port: number): number[] {
@@ -81,6 +82,28 @@ test('pause() resolves once the emulator is frozen: a request sent then gets no 
   } finally {
     emulator.resume();
     await emulator.stop();
+  }
+});
+
+test("sendGet's read resolves once the server has read the request, not before", async () => {
+  const sockets: Socket[] = [];
+  const server = createServer({ pauseOnConnect: true }, (socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    const { read, response } = sendGet(`http://127.0.0.1:${port}/`);
+    response.catch(() => {}); // this server never answers
+    let isRead = false;
+    void read.then(() => (isRead = true));
+    while (sockets.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Accepted but not read: however long this takes, `read` must not have resolved.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(isRead, false, 'resolved before the server read anything');
+    sockets[0]!.resume();
+    await read;
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    server.close();
   }
 });
 

@@ -11,6 +11,7 @@ import {
   freePort,
   get,
   isListening,
+  sendGet,
   spawnGroup,
   untilListening,
   type GroupProcess,
@@ -41,6 +42,15 @@ async function startServer(stage: StageName, emulatorHost = file.services.emulat
 
 function alive(server: GroupProcess) {
   return server.child.exitCode === null && server.child.signalCode === null;
+}
+
+/** Whether `port` still accepts connections, asked until it does not (at most 100 times). */
+async function untilNotListening(port: number): Promise<boolean> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    if (!(await isListening(port))) return false;
+    await sleep(100);
+  }
+  return true;
 }
 
 /** Load from autocannon, counting every status code it saw. */
@@ -167,16 +177,17 @@ for (const stage of STAGES) {
         const load = loadFor(url, 3);
         // Three requests held in flight by a frozen Datastore when SIGTERM arrives.
         await file.services.emulator.pause();
-        const inFlight = [1, 2, 3].map((n) =>
-          get(url + '/', { 'user-agent': `late visitor ${n}` }),
+        const late = [1, 2, 3].map((n) =>
+          sendGet(url + '/', { 'user-agent': `late visitor ${n}` }),
         );
-        await sleep(500);
+        await Promise.all(late.map(({ read }) => read)); // in the server's hands, not queued
         const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve));
         server.child.kill('SIGTERM');
-        await sleep(300);
-        assert.equal(await isListening(port), false, 'new connections are refused');
+        // Held by the frozen Datastore, they keep the process up: it stops listening meanwhile.
+        assert.equal(await untilNotListening(port), false, 'new connections are refused');
+        assert.ok(alive(server), 'still up for the requests in flight');
         file.services.emulator.resume();
-        const answers = await Promise.all(inFlight);
+        const answers = await Promise.all(late.map(({ response }) => response));
         assert.deepEqual(
           answers.map(({ status }) => status),
           [200, 200, 200],

@@ -13,6 +13,7 @@ import {
   freePort,
   get,
   isListening,
+  sendGet,
   spawnGroup,
   untilListening,
   startDatastoreEmulator,
@@ -55,15 +56,21 @@ for (const stage of STAGES) {
       assert.equal((await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'first' })).status, 200);
 
       await emulator.pause(); // holds the next request in flight, waiting on Datastore
-      const inFlight = get(`http://127.0.0.1:${port}/`, { 'user-agent': 'patient' });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      const inFlight = sendGet(`http://127.0.0.1:${port}/`, { 'user-agent': 'patient' });
+      await inFlight.read; // in the server's hands, not queued
       const exited = once(server, 'exit');
       server.kill('SIGTERM');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.equal(await isListening(port), false, 'no new connections once SIGTERM arrived');
+      // Held by the frozen Datastore, the request keeps the process up: it stops listening.
+      let listening = true;
+      for (let attempt = 0; attempt < 100 && listening; attempt++) {
+        listening = await isListening(port);
+        if (listening) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(listening, false, 'no new connections once SIGTERM arrived');
+      assert.equal(server.exitCode, null, 'still up for the request in flight');
       emulator.resume();
 
-      const response = await inFlight;
+      const response = await inFlight.response;
       assert.equal(response.status, 200);
       assert.match(response.body, /patient/);
       assert.deepEqual(await exited, [0, null]);
