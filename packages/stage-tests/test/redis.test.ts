@@ -52,6 +52,29 @@ async function untilHit(url: string, userAgent: string, timeoutMs = 15_000) {
   assert.fail('caching did not resume');
 }
 
+/**
+ * GETs as `userAgent` until a page is a cache hit, at most `attempts` times: how many were
+ * misses first. On a busy machine a GET can outlast its 250 ms and be a miss (with a visit).
+ */
+async function missesUntilHit(url: string, userAgent: string, attempts = 10): Promise<number> {
+  for (let misses = 0; misses < attempts; misses++) {
+    const response = await get(url, as(userAgent));
+    assert.equal(response.status, 200);
+    if (response.headers['server-timing'] === hit) return misses;
+  }
+  assert.fail(`no cache hit in ${attempts} pages`);
+}
+
+/**
+ * The log lines as `SEVERITY message`, without Redis not answering in time: on a busy machine
+ * it can, and that is another kind of trouble, logged on its own lines.
+ */
+function withoutSlowRedis(logs: Array<{ severity: string; message: string }>): string[] {
+  return logs
+    .map(({ severity, message }) => `${severity} ${message}`)
+    .filter((line) => !/^(WARNING Redis is failing|INFO Redis answers again)/.test(line));
+}
+
 test('Redis stopped: every request is still a 200 from Datastore, soon; then it comes back', async (t) => {
   const app = await startStage('mod13-redis', file.services);
   t.after(() => app.close());
@@ -164,13 +187,9 @@ for (const [what, spoil, warning, ending] of [
         assert.equal(response.status, 200);
         assert.match(String(response.headers['server-timing']), /^datastore;/, `page ${n}`);
       }
-      assert.equal((await get(app.url + '/', as('oliver'))).headers['server-timing'], hit);
+      await missesUntilHit(app.url + '/', 'oliver');
     });
-    assert.deepEqual(
-      logs.map(({ severity, message }) => `${severity} ${message}`),
-      [warning, ending],
-      `${pages} pages`,
-    );
+    assert.deepEqual(withoutSlowRedis(logs), [warning, ending], `${pages} pages`);
   });
 }
 
@@ -280,6 +299,7 @@ for (const [what, refuse, allow] of [
     const app = await startStage('mod13-redis', file.services, { redisEnv: redis.env });
     t.after(() => app.close());
     const pages = 25;
+    let trentMisses = 0;
     const logs = await logsDuring(async () => {
       await admin.call(refuse[0], ...refuse.slice(1));
       for (let n = 0; n < pages; n++) {
@@ -288,12 +308,13 @@ for (const [what, refuse, allow] of [
         assert.match(String(response.headers['server-timing']), /^datastore;/, `page ${n}`);
       }
       await admin.call(allow[0], ...allow.slice(1));
-      await get(app.url + '/', as('trent'));
-      assert.equal((await get(app.url + '/', as('trent'))).headers['server-timing'], hit);
+      trentMisses = await missesUntilHit(app.url + '/', 'trent');
     });
-    assert.equal(await app.visitCount(), pages + 1, 'every refused page stored its visit');
+    const visits = await app.visitCount();
+    assert.equal(visits, pages + trentMisses, `every refused page stored its visit: ${visits}`);
+    assert.ok(trentMisses >= 1, 'the first page once SET works is a miss');
     assert.deepEqual(
-      logs.map(({ severity, message }) => `${severity} ${message}`),
+      withoutSlowRedis(logs),
       [
         'WARNING Redis refuses SET; serving from Datastore without it',
         'INFO Redis accepts SET again',
