@@ -4,6 +4,7 @@ import {
   request,
   type ClientRequest,
   type IncomingHttpHeaders,
+  type IncomingMessage,
   type RequestListener,
   type Server,
 } from 'node:http';
@@ -21,20 +22,27 @@ export interface Response {
  */
 export function get(url: string, headers: Record<string, string> = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-      res.on('error', reject);
-    });
+    const req = request(url, { headers, agent: false }, (res) =>
+      readResponse(res).then(resolve, reject),
+    );
     req.on('error', reject);
     req.end();
+  });
+}
+
+/** The whole response: its status, headers and body as text. */
+function readResponse(res: IncomingMessage): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.on('end', () =>
+      resolve({
+        status: res.statusCode ?? 0,
+        headers: res.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      }),
+    );
+    res.on('error', reject);
   });
 }
 
@@ -49,18 +57,7 @@ export function sendGet(
 ): { response: Promise<Response>; read: Promise<void> } {
   let req!: ClientRequest;
   const response = new Promise<Response>((resolve, reject) => {
-    req = request(url, { headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-        }),
-      );
-      res.on('error', reject);
-    });
+    req = request(url, { headers, agent: false }, (res) => readResponse(res).then(resolve, reject));
     req.on('error', reject);
     req.end();
   });

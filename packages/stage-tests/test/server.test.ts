@@ -227,9 +227,9 @@ for (const stage of STAGES) {
   });
 }
 
-test('a slow client is cut off: headers or a body dripping a byte at a time', async () => {
+/** A server entry in its own process group, on this file's emulator, listening. */
+async function startEntry(name: string, entry: string) {
   const port = await freePort();
-  const entry = fileURLToPath(new URL('./short-timeouts-server.js', import.meta.url));
   const server = spawnGroup(process.execPath, [entry], {
     env: {
       ...process.env,
@@ -238,8 +238,14 @@ test('a slow client is cut off: headers or a body dripping a byte at a time', as
       GOOGLE_CLOUD_PROJECT: `test-${randomUUID()}`,
     },
   });
+  await untilListening(name, port, server);
+  return { port, server };
+}
+
+test('a slow client is cut off: headers or a body dripping a byte at a time', async () => {
+  const entry = fileURLToPath(new URL('./short-timeouts-server.js', import.meta.url));
+  const { port, server } = await startEntry('short-timeouts-server', entry);
   try {
-    await untilListening('short-timeouts-server', port, server);
     // Each drips 1,000 bytes, one every 100 ms: the whole would take 100 s. The server must
     // close the connection long before; what it answered says which timeout cut it.
     const [headers, body] = await Promise.all([
@@ -278,17 +284,8 @@ function drip(port: number, head: string, count: number) {
 }
 
 test('request framing: pipelining, a smuggling attempt, a 100 MB body to POST /', async (t) => {
-  const port = await freePort();
-  const server = spawnGroup(process.execPath, [serverEntry('mod1-baseline')], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      DATASTORE_EMULATOR_HOST: emulator.host,
-      GOOGLE_CLOUD_PROJECT: `test-${randomUUID()}`,
-    },
-  });
+  const { port, server } = await startEntry('mod1-baseline', serverEntry('mod1-baseline'));
   try {
-    await untilListening('mod1-baseline', port, server);
     // Two requests in one write: both answered, both stored.
     const pipelined = await exchange(
       port,
