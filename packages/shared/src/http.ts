@@ -1,6 +1,7 @@
 import { STATUS_CODES, createServer, type Server, type ServerOptions } from 'node:http';
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import { log } from './log.js';
+import { portSetting } from './settings.js';
 import { StoreUnavailableError } from './visits.js';
 
 /**
@@ -76,12 +77,7 @@ export const SERVER_TIMEOUTS = {
 
 /** `PORT` as App Engine sets it: a decimal port number; 8080 when unset. */
 export function portFromEnv(env = process.env): number {
-  const text = env.PORT ?? '8080';
-  const port = /^[0-9]{1,5}$/.test(text) ? Number(text) : 0;
-  if (port < 1 || port > 65535) {
-    throw new Error(`PORT must be a decimal port number from 1 to 65535; it is "${text}"`);
-  }
-  return port;
+  return portSetting(env, 'PORT', 8080);
 }
 
 export interface ServeOptions {
