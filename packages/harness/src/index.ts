@@ -11,6 +11,7 @@ export {
   isListening,
   spawnGroup,
   startRestartable,
+  startServer,
   untilListening,
   type GroupProcess,
   type Restartable,
@@ -23,3 +24,8 @@ export {
   type RedisServer,
   type RedisServerOptions,
 } from './redis-server.js';
+export {
+  startLocalServices,
+  type LocalServices,
+  type LocalServicesOptions,
+} from './local-services.js';
