@@ -120,6 +120,8 @@ export interface Result {
   line: string;
   /** Where its README explains it: `Module 13 README, Application changes`. */
   where: string;
+  /** What kind of behaviour it is, when the table knows it. */
+  kind?: BehaviourKind;
   /** Why it failed, in one line. */
   reason?: string;
 }
@@ -165,12 +167,8 @@ export function report(stage: Stage, name: string, passed: boolean): Result {
   const section = behaviour && stage.explained[behaviour.kind];
   const where = section ? `${readmeName(stage)}, ${section}` : readmeName(stage);
   const says = behaviour?.says ?? behaviourKey(name, stage.name);
-  return { name, passed, where, line: `${passed ? '✓' : '✗'} ${says}: ${where}` };
-}
-
-/** The README section of `stage` that explains `kind`, if it has one. */
-export function sectionFor(stage: Stage, kind: BehaviourKind): string | undefined {
-  return stage.explained[kind];
+  const line = `${passed ? '✓' : '✗'} ${says}: ${where}`;
+  return { name, passed, where, line, ...(behaviour && { kind: behaviour.kind }) };
 }
 
 /** The `## ` headings of a stage's README. */
@@ -207,6 +205,7 @@ export function causes(results: Result[]): Cause[] {
   }
   const dependencies = results.find((result) => result.name === DEPENDENCIES && !result.passed);
   return [...byReason.values()]
+    .map(({ reason, where, count }) => ({ reason, where, count }))
     .filter((cause) => cause.count > 1 || cause.reason === dependencies?.reason)
     .sort(
       (a, b) =>

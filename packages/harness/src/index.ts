@@ -16,6 +16,7 @@ export {
   type GroupProcess,
   type Restartable,
 } from './process-group.js';
+export { startGate, type Gate } from './gate.js';
 export { get, listItems, listen, sendGet, type Response } from './http-client.js';
 export {
   RedisUnavailableError,
