@@ -1,9 +1,12 @@
 export {
   EmulatorUnavailableError,
+  emulatorAt,
   findDatastoreEmulator,
   startDatastoreEmulator,
+  testEmulator,
   type DatastoreEmulator,
   type DatastoreEmulatorOptions,
+  type EmulatorAddress,
 } from './datastore-emulator.js';
 export {
   canListen,
