@@ -11,8 +11,6 @@ import type { FloorRun } from './report.js';
 // returning visitor's ten visits, the value Module 13's cache hits read.
 const FLOOR_KEY = 'visits';
 
-const WARM_UP_GETS = 20_000;
-
 const { values } = parseArgs({
   options: {
     host: { type: 'string', default: '127.0.0.1' },
@@ -27,7 +25,9 @@ const concurrency = Number(values.concurrency);
 const redis = new Redis({ host: values.host, port: Number(values.port) });
 try {
   if ((await redis.get(FLOOR_KEY)) === null) throw new Error(`Redis holds no "${FLOOR_KEY}"`);
-  await loop((gets) => gets < WARM_UP_GETS);
+  // Warmed up (the JIT, the connection) for as long as it is then measured.
+  const warmUntil = performance.now() + Number(values.seconds) * 1000;
+  await loop(() => performance.now() < warmUntil);
   const cpuBefore = process.cpuUsage();
   const redisBefore = processCpu([redisPid]);
   const startedAt = performance.now();
@@ -47,11 +47,11 @@ try {
   redis.disconnect();
 }
 
-/** `concurrency` GETs in flight at all times while `more(gets so far)` says so. */
-async function loop(more: (gets: number) => boolean): Promise<number> {
+/** `concurrency` GETs in flight at all times while `more()` says so; how many were made. */
+async function loop(more: () => boolean): Promise<number> {
   let gets = 0;
   const worker = async () => {
-    while (more(gets)) {
+    while (more()) {
       JSON.parse((await redis.get(FLOOR_KEY))!);
       gets += 1;
     }
