@@ -30,7 +30,7 @@ import {
   type GroupProcess,
   type RedisServer,
 } from '@visitme/harness';
-import { stages } from '@visitme/stage-diff';
+import { stages } from '@visitme/stages';
 import { countRequests, get } from './count.js';
 import { TICKS_PER_SECOND, descendants, machineCpu, processCpu, selfCpu } from './proc.js';
 import {
@@ -128,7 +128,7 @@ try {
     const redisAdmin = new Redis({ host: redis.host, port: redis.port });
     admins.push(redisAdmin);
     const redisPid = Number(/^process_id:(\d+)/m.exec(await redisAdmin.info('server'))?.[1]);
-    for (const name of ['ceiling', ...stages()]) {
+    for (const name of ['ceiling', ...stages().map((stage) => stage.name)]) {
       const port = await freePort();
       const project = `bench-${name}-${index}`;
       const entry =
@@ -345,7 +345,7 @@ try {
   const neighbours = spread(everyRun.map((run) => run.othersCores));
   const warnings = noiseWarnings(
     summaries,
-    ['ceiling', ...stages()],
+    ['ceiling', ...stages().map((stage) => stage.name)],
     { cores: neighbours, machineCores: machine.cores },
     floors,
   );
