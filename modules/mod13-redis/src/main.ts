@@ -2,7 +2,6 @@
 import express from 'express';
 import { Redis } from 'ioredis';
 import {
-  addServerTiming,
   cacheCalls,
   ctime,
   dumpVisits,
@@ -45,7 +44,8 @@ export interface AppOptions {
   redis?: Redis;
 }
 
-export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: AppOptions = {}) {
+export function createApp(options: AppOptions = {}) {
+  const { store = visitsFromEnv(), redis = redisFromEnv() } = options;
   const { storeVisit, fetchVisits } = store;
   const failOpen = cacheCalls(redis); // a failed Redis call is a miss, logged once
   const app = express();
@@ -55,7 +55,6 @@ export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: A
   app.set('view engine', 'pug');
   app.enable('view cache');
   app.locals.ctime = ctime;
-  addServerTiming(app);
 
   // [START root]
   app.get('/', async function root(req, res) {
@@ -68,7 +67,7 @@ export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: A
     // register visit & run DB query if cache empty or new visitor
     if (!visits || visits[0]?.visitor !== visitor) {
       await storeVisit(ipAddr, usrAgt);
-      visits = await fetchVisits(10);
+      visits = await fetchVisits(10, res);
       await failOpen('SET', redis.set('visits', dumpVisits(visits), 'EX', HOUR)); // set() not add()
     } else res.set('Server-Timing', 'cache;desc=hit');
 

@@ -82,8 +82,8 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'caches for an hour, and an expired list is a miss': cache(
     'the visits are cached for an hour (HOUR), then read again from Datastore',
   ),
-  'node-cache keeps copies: changing a list it handed out changes no later page': cache(
-    'node-cache hands out copies, so no page can change what it keeps',
+  'node-cache hands out the stored list, uncopied and frozen: no page can change it': cache(
+    'node-cache hands out the cached list as it is, uncopied: it is frozen, so no page can change it',
   ),
   'two instances do not share their caches: each stores the same visitor': cache(
     "each instance has its own cache (node-cache lives in the instance's memory)",

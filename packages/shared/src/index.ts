@@ -12,7 +12,7 @@ export {
 export { log, type Severity } from './log.js';
 export { ctime, views } from './page.js';
 export { fileSetting, portNumber, portSetting } from './settings.js';
-export { addServerTiming } from './timing.js';
+export { type ServerTiming } from './timing.js';
 export {
   MAX_VISITOR_LENGTH,
   UNREADABLE_VISITOR,

@@ -1,6 +1,6 @@
 import { Datastore, type DatastoreOptions } from '@google-cloud/datastore';
 import { log } from './log.js';
-import { timedQuery } from './timing.js';
+import { timedQuery, type ServerTiming } from './timing.js';
 import { newestVisitsQuery, type Visit } from './visit-entity.js';
 
 export type { Visit };
@@ -8,8 +8,12 @@ export type { Visit };
 /** The codelab's `store_visit()` and `fetch_visits()`, as one replaceable unit. */
 export interface VisitStore {
   storeVisit(remoteAddr: string, userAgent: string): Promise<void>;
-  /** The newest `limit` visits, newest first. */
-  fetchVisits(limit: number): Promise<readonly Visit[]>;
+  /**
+   * The newest `limit` visits, newest first, frozen: no page can change them, so a cache can
+   * hand the same list to every page. With `timing` (the page's `res`), says in its
+   * `Server-Timing` header what the query took.
+   */
+  fetchVisits(limit: number, timing?: ServerTiming): Promise<readonly Visit[]>;
 }
 
 /** Datastore did not answer in time or refused the call: the visit list cannot be served. */
@@ -66,8 +70,11 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
       await unavailableOnFailure(() => datastore.save(entity, gaxOptions));
     },
 
-    async fetchVisits(limit) {
-      return unavailableOnFailure(() => timedQuery(() => newestVisits(limit)));
+    async fetchVisits(limit, timing) {
+      const visits = await unavailableOnFailure(() =>
+        timedQuery(() => newestVisits(limit), timing),
+      );
+      return Object.freeze(visits.map((visit) => Object.freeze(visit)));
     },
   };
 }
@@ -90,11 +97,13 @@ export function memoryVisits(): VisitStore {
   log('WARNING', 'Visits are kept in memory only: they vanish when the process stops.');
   return {
     async storeVisit(remoteAddr, userAgent) {
-      visits.unshift({ visitor: `${remoteAddr}: ${userAgent}`, timestamp: new Date() });
+      visits.unshift(
+        Object.freeze({ visitor: `${remoteAddr}: ${userAgent}`, timestamp: new Date() }),
+      );
       visits.length = Math.min(visits.length, kept);
     },
-    async fetchVisits(limit) {
-      return timedQuery(async () => visits.slice(0, limit).map((visit) => ({ ...visit })));
+    async fetchVisits(limit, timing) {
+      return timedQuery(async () => Object.freeze(visits.slice(0, limit)), timing);
     },
   };
 }

@@ -104,6 +104,55 @@ for (const [what, text] of garbage) {
   });
 }
 
+test('a timestamp is accepted exactly when it is what JSON.stringify writes for a Date', () => {
+  // Every digit of many dates' ISO form, replaced by every other digit: days the month lacks,
+  // 24:00, minute 60, month 13 and all; then other ways of writing a valid time.
+  const dates = [0, 1, -1, 951_782_400_000, 1_795_000_000_123, 253_402_300_799_999];
+  dates.push(-62_198_755_200_000, 253_402_300_800_000, -62_198_755_200_001); // years 0, 10000, -1
+  for (let n = 0; n < 40; n++) dates.push(Math.round(Math.sin(n + 1) * 8e12) + 1.6e12);
+  const candidates = new Set<string>();
+  for (const time of dates) {
+    const iso = new Date(time).toISOString();
+    candidates.add(iso);
+    for (let at = 0; at < iso.length; at++) {
+      if (!/\d/.test(iso[at]!)) continue;
+      for (const digit of '0123456789')
+        candidates.add(iso.slice(0, at) + digit + iso.slice(at + 1));
+    }
+    candidates.add(iso.replace(/^(\d{4})/, '+00$1')); // the same time in the expanded form
+    candidates.add(iso.replace('.000Z', 'Z').replace(/\.(\d{3})Z$/, 'Z'));
+    candidates.add(iso.replace('Z', '+00:00'));
+  }
+  const misread = [
+    '2026-02-30T00:00:00.000Z',
+    '2025-02-29T12:00:00.000Z',
+    '2026-01-31T24:00:00.000Z',
+  ];
+  for (const timestamp of misread) candidates.add(timestamp);
+  for (const year of ['0000', '0004', '0099', '0100', '1900', '2000', '2024', '9996']) {
+    candidates.add(`${year}-02-29T00:00:00.000Z`); // a leap day, or not
+  }
+  let accepted = 0;
+  logsDuring(() => {
+    for (const timestamp of candidates) {
+      const date = new Date(timestamp);
+      const exact = !Number.isNaN(date.getTime()) && date.toISOString() === timestamp;
+      const loaded = loadVisits(JSON.stringify([{ visitor: 'x', timestamp }]));
+      assert.equal(loaded !== undefined, exact, `${timestamp}: accepted ${loaded !== undefined}`);
+      if (loaded) assert.equal(loaded[0]!.timestamp.getTime(), date.getTime(), timestamp);
+      if (exact) accepted += 1;
+    }
+    loadVisits(dumpVisits(visits)); // leave it clean for other tests
+  });
+  const refused = candidates.size - accepted;
+  assert.ok(accepted > 1000 && refused > 1000, `${accepted} accepted, ${refused} refused`);
+  for (const timestamp of misread) {
+    logsDuring(() =>
+      assert.equal(loadVisits(JSON.stringify([{ visitor: 'x', timestamp }])), undefined),
+    );
+  }
+});
+
 test('garbage is logged once when first found, and once when visits are found again', () => {
   logsDuring(() => loadVisits(dumpVisits(visits))); // a clean start, after the tests above
   const logs = logsDuring(() => {

@@ -57,6 +57,7 @@ describe('datastoreVisits() against the Datastore emulator', () => {
       visitor: '127.0.0.1: agent 5',
       timestamp: newest[0]?.timestamp.toISOString(),
     });
+    assertFrozen(newest); // a cache can hand the same list to every page
   });
 
   test('a visitor longer than 1,500 bytes (the indexed-string limit) is stored whole', async () => {
@@ -80,7 +81,7 @@ describe('datastoreVisits() against the Datastore emulator', () => {
   });
 });
 
-test('memoryVisits() keeps the same interface: newest first, copies of what it keeps', async () => {
+test('memoryVisits() keeps the same interface: newest first, frozen lists', async () => {
   const visits = memoryVisits();
   await visits.storeVisit('127.0.0.1', 'one');
   await visits.storeVisit('127.0.0.1', 'two');
@@ -89,8 +90,17 @@ test('memoryVisits() keeps the same interface: newest first, copies of what it k
     list.map(({ visitor }) => visitor),
     ['127.0.0.1: two', '127.0.0.1: one'],
   );
-  (list as Visit[]).pop();
-  (list[0] as { visitor: string }).visitor = 'changed';
-  assert.equal((await visits.fetchVisits(1))[0]?.visitor, '127.0.0.1: two');
-  assert.equal((await visits.fetchVisits(10)).length, 2);
+  assertFrozen(list);
+  await visits.storeVisit('127.0.0.1', 'three');
+  assert.equal(list.length, 2, 'a list handed out stays as it was');
+  assert.equal((await visits.fetchVisits(1))[0]?.visitor, '127.0.0.1: three');
 });
+
+/** No caller can change the list or a visit in it (strict mode: a change throws). */
+function assertFrozen(list: readonly Visit[]) {
+  assert.ok(list.length > 0);
+  assert.throws(() => (list as Visit[]).pop(), TypeError);
+  assert.throws(() => ((list as Visit[])[0] = list[1]!), TypeError);
+  assert.throws(() => ((list[0] as { visitor: string }).visitor = 'changed'), TypeError);
+  assert.throws(() => Object.assign(list[0]!, { admin: true }), TypeError);
+}
