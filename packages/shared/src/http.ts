@@ -31,7 +31,7 @@ export const notFound: RequestHandler = (req, res) => {
 export const handleErrors: ErrorRequestHandler = (error: unknown, req, res, next) => {
   if (res.headersSent) return next(error); // Express closes the half-sent response
   if (error instanceof StoreUnavailableError) {
-    log('ERROR', 'Datastore is unavailable; answered 503', { path: req.path, error });
+    // Not logged here: the store logs an outage once when it starts and once when it ends.
     res
       .status(503)
       .set('Retry-After', '5')

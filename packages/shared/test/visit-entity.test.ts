@@ -11,6 +11,7 @@ import {
   datastoreVisits,
   readVisitEntity,
 } from '../src/index.js';
+import { capturingLog } from './capturing-log.js';
 
 const at = (iso: string) => new Date(iso);
 
@@ -150,6 +151,35 @@ describe('fetchVisits() with poison entities in the emulator', () => {
     );
   });
 
+  test('arrays holding a recent time, any number of them, leave the page ten real visits', async () => {
+    // Datastore indexes each element of an array: the query's time bound lets these through,
+    // among (here: above) the real visits, and reading them skips them.
+    for (const count of [35, 300]) {
+      const { datastore, save, visits } = store();
+      const newest = Date.now() - 10 * 60_000;
+      for (let n = 1; n <= 12; n++) {
+        await save({ visitor: `real ${n}`, timestamp: new Date(newest - (12 - n) * 1000) });
+      }
+      await datastore.save(
+        Array.from({ length: count }, (_, n) => ({
+          key: datastore.key('Visit'),
+          data: { visitor: `poison ${n}`, timestamp: [new Date(Date.now() - n)] },
+        })),
+      );
+      const logged = await capturingLog(() => visits.fetchVisits(10));
+      assert.deepEqual(
+        logged.result.map(({ visitor }) => visitor),
+        [12, 11, 10, 9, 8, 7, 6, 5, 4, 3].map((n) => `real ${n}`),
+        `${count} arrays`,
+      );
+      assert.deepEqual(
+        logged.lines.map(({ severity }) => severity),
+        ['WARNING'],
+      );
+      assert.match(JSON.stringify(logged.lines[0]?.problems), /timestamp is an array of 1 value;/);
+    }
+  });
+
   test('one warning while unreadable visits are among the newest, one line when they leave', async () => {
     const { datastore, save, visits } = store();
     await save({ visitor: datastore.int('9007199254740993'), timestamp: new Date() });
@@ -177,25 +207,3 @@ describe('fetchVisits() with poison entities in the emulator', () => {
     );
   });
 });
-
-/** Runs `fn`, collecting the JSON log lines it writes (anything else passes through). */
-async function capturingLog<T>(fn: () => Promise<T>) {
-  const lines: Record<string, unknown>[] = [];
-  const streams = [process.stdout, process.stderr];
-  const writes = streams.map((stream) => stream.write);
-  for (const [n, stream] of streams.entries()) {
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-      const entry = typeof chunk === 'string' && chunk.startsWith('{"severity"') ? chunk : '';
-      if (entry) {
-        lines.push(JSON.parse(entry) as Record<string, unknown>);
-        return true;
-      }
-      return (writes[n] as (...args: unknown[]) => boolean).call(stream, chunk, ...rest);
-    }) as typeof stream.write;
-  }
-  try {
-    return { result: await fn(), lines };
-  } finally {
-    for (const [n, stream] of streams.entries()) stream.write = writes[n]!;
-  }
-}
