@@ -3,9 +3,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Datastore } from '@google-cloud/datastore';
 import { after, before, test } from 'node:test';
@@ -149,11 +152,21 @@ test('a PORT that is not a decimal port number: one CRITICAL line naming it, exi
   }
 });
 
-for (const [name, value] of [
-  ['REDIS_PORT', 'abc'],
-  ['REDIS_TLS_CA', '/nonexistent/server-ca.pem'],
+// Files that are no certificate, for REDIS_TLS_CA: Node's TLS would take them without a word.
+const notCertificates = mkdtempSync(join(tmpdir(), 'visitme-not-a-ca-'));
+after(() => rmSync(notCertificates, { recursive: true, force: true }));
+const textFile = join(notCertificates, 'server-ca.pem');
+writeFileSync(textFile, 'Paste the server CA here.\n');
+const randomFile = join(notCertificates, 'random.pem');
+writeFileSync(randomFile, randomBytes(4096));
+
+for (const [name, value, what, why] of [
+  ['REDIS_PORT', 'abc', 'not a port', /must be a decimal port number/],
+  ['REDIS_TLS_CA', '/nonexistent/server-ca.pem', 'no such file', /cannot be read: .* \(ENOENT\)$/],
+  ['REDIS_TLS_CA', textFile, 'a file of text', /holds no PEM certificate/],
+  ['REDIS_TLS_CA', randomFile, 'a file of random bytes', /holds no PEM certificate/],
 ] as const) {
-  test(`a setting createApp() refuses (${name}): one CRITICAL line, exit 1`, async () => {
+  test(`a setting createApp() refuses (${name}: ${what}): one CRITICAL line, exit 1`, async () => {
     const { code, lines, output } = await runToExit(serverEntry('mod13-redis'), {
       ...redis.env,
       [name]: value,
@@ -165,6 +178,7 @@ for (const [name, value] of [
     assert.equal(lines[0]!.severity, 'CRITICAL');
     assert.ok(lines[0]!.message.startsWith(`Cannot start: ${name} `), lines[0]!.message);
     assert.ok(lines[0]!.message.includes(`"${value}"`), lines[0]!.message);
+    assert.match(lines[0]!.message, why);
   });
 }
 
