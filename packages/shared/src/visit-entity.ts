@@ -24,6 +24,9 @@ const CLOCK_SKEW_MS = 5 * 60_000;
 // to this many: another writer's entity can be a megabyte, and a round holds its batch in memory.
 const MAX_BATCH = 100;
 
+// gRPC's status code for a call that ran out of time.
+const DEADLINE_EXCEEDED = 4;
+
 /** What became of one entity: the visit to show (if any) and what was wrong with it. */
 export interface EntityReading {
   visit?: Visit;
@@ -118,7 +121,8 @@ export function newestVisitsQuery(
           wrapNumbers: true,
         });
       } catch (error) {
-        if (cursor && Date.now() >= deadline) break; // a later round cut short by the deadline
+        // A later round cut short by the deadline: the visits found so far.
+        if (cursor && (error as { code?: unknown }).code === DEADLINE_EXCEEDED) break;
         throw error;
       }
       const [entities, info] = result;
@@ -128,7 +132,11 @@ export function newestVisitsQuery(
         if (visit) visits.push(visit);
         if (problem) problems.push({ key: keyOf(entity), problem });
       }
-      if (info.moreResults === 'NO_MORE_RESULTS' || !info.endCursor) break;
+      // Datastore says MORE_RESULTS_AFTER_LIMIT even when fewer came: then none are left.
+      const more =
+        info.moreResults === 'MORE_RESULTS_AFTER_CURSOR' ||
+        (info.moreResults === 'MORE_RESULTS_AFTER_LIMIT' && entities.length === batch);
+      if (!more || !info.endCursor) break;
       cursor = info.endCursor;
     }
 
