@@ -3,9 +3,9 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import {
   cacheCalls,
+  certificatesSetting,
   ctime,
   dumpVisits,
-  fileSetting,
   handleErrors,
   loadVisits,
   notFound,
@@ -26,7 +26,7 @@ export function redisFromEnv(env = process.env): Redis {
     host: env.REDIS_HOST || 'localhost',
     port: portSetting(env, 'REDIS_PORT', 6379),
     password: env.REDIS_PASSWORD || undefined,
-    tls: env.REDIS_TLS_CA ? { ca: fileSetting(env, 'REDIS_TLS_CA') } : undefined,
+    tls: env.REDIS_TLS_CA ? { ca: certificatesSetting(env, 'REDIS_TLS_CA') } : undefined,
     // A cache must never hold a page up, and ioredis's defaults queue and retry commands for
     // long: fail at once while disconnected, and after 250 ms when Redis hangs. The client
     // keeps reconnecting in the background, so caching resumes by itself.

@@ -68,6 +68,9 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'poison Visit entities: a 200 with the newest real visits, fresh and cached': page(
     'malformed Visit entities do not break the page: it lists the newest visits',
   ),
+  '35 Visit entities whose timestamp is an array holding a recent time: ten visits listed': page(
+    'however many Visit entities hold their time in an array, the page lists ten real visits',
+  ),
 
   // caching.test.ts: Modules 12 and 13
   'one visitor, many requests: one Visit; a second visitor: one more': cache(
@@ -137,6 +140,9 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   ),
   'a REDIS_TLS_CA that cannot be read is refused at start, naming it': settings(
     'a REDIS_TLS_CA file that cannot be read is refused at start, saying so',
+  ),
+  'a REDIS_TLS_CA that holds no certificate is refused at start, naming it': settings(
+    'a REDIS_TLS_CA file that holds no certificate is refused at start, saying so',
   ),
   'SET refused (an ACL without set): one warning for any number of pages, one line when it works again':
     failsOpen('a Redis that refuses SET (an ACL) is one warning, not one per page'),

@@ -1,6 +1,7 @@
 import { Datastore, type DatastoreOptions } from '@google-cloud/datastore';
 import { log } from './log.js';
 import { timedQuery, type ServerTiming } from './timing.js';
+import { outageCalls } from './troubles.js';
 import { newestVisitsQuery, type Visit } from './visit-entity.js';
 
 export type { Visit };
@@ -58,6 +59,7 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
   // Datastore fails the request in seconds instead of the library's default minute.
   const gaxOptions = { timeout: options.deadlineMs ?? DEFAULT_DEADLINE_MS };
   const newestVisits = newestVisitsQuery(datastore, gaxOptions);
+  const unavailableOnFailure = datastoreCalls();
 
   return {
     async storeVisit(remoteAddr, userAgent) {
@@ -79,12 +81,20 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
   };
 }
 
-async function unavailableOnFailure<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw new StoreUnavailableError('Datastore call failed', { cause: error });
-  }
+/** Calls to Datastore: a failure is a StoreUnavailableError, and an outage is logged once. */
+function datastoreCalls() {
+  const call = outageCalls({
+    severity: 'ERROR',
+    starts: 'Datastore is unavailable; answering 503 until it answers again',
+    ends: 'Datastore answers again',
+  });
+  return async <T>(send: () => Promise<T>): Promise<T> => {
+    try {
+      return await call(send);
+    } catch (error) {
+      throw new StoreUnavailableError('Datastore call failed', { cause: error });
+    }
+  };
 }
 
 /**
