@@ -7,7 +7,6 @@ import {
   ctime,
   dumpVisits,
   handleErrors,
-  loadVisits,
   notFound,
   portSetting,
   trustedProxies,
@@ -47,7 +46,7 @@ export interface AppOptions {
 export function createApp(options: AppOptions = {}) {
   const { store = visitsFromEnv(), redis = redisFromEnv() } = options;
   const { storeVisit, fetchVisits } = store;
-  const failOpen = cacheCalls(redis); // a failed Redis call is a miss, logged once
+  const { failOpen, loadVisits } = cacheCalls(redis); // failed calls, garbage: misses, logged once
   const app = express();
   app.disable('x-powered-by'); // no need to advertise the framework to every client
   app.set('trust proxy', trustedProxies());

@@ -1,4 +1,3 @@
-import { log } from './log.js';
 import { MAX_VISITOR_LENGTH, type Visit } from './visit-entity.js';
 
 /** The page lists the ten newest visits, so a cache never holds more. */
@@ -17,29 +16,12 @@ export function dumpVisits(visits: readonly Visit[]): string {
   return JSON.stringify(visits);
 }
 
-let garbageSeen = false;
-
 /**
  * The visits `dumpVisits()` wrote, with their Dates back (the codelab's `pickle.loads(rsp)`),
- * or undefined, "nothing cached", for anything else: nothing, a value too long to be ours,
- * not JSON, not a list of at most ten visits. Whatever else a cache holds is a miss and is
- * replaced; finding it is logged once, and once again when visits are found there again.
+ * or undefined for anything else: a value too long to be ours, not JSON, not a list of at
+ * most ten visits. Whatever else a cache holds is a miss, to be replaced.
  */
-export function loadVisits(text: string | null | undefined): readonly Visit[] | undefined {
-  if (text === null || text === undefined) return undefined;
-  const visits = parse(text);
-  if (!visits && !garbageSeen) {
-    log('WARNING', 'The cache holds something this app did not write; treating it as a miss', {
-      length: text.length,
-    });
-  } else if (visits && garbageSeen) {
-    log('INFO', 'The cache holds visits again');
-  }
-  garbageSeen = !visits;
-  return visits;
-}
-
-function parse(text: string): Visit[] | undefined {
+export function parseVisits(text: string): Visit[] | undefined {
   if (text.length > MAX_CACHED_LENGTH) return undefined;
   let value: unknown;
   try {

@@ -1,4 +1,4 @@
-export { MAX_CACHED_LENGTH, MAX_CACHED_VISITS, dumpVisits, loadVisits } from './cached-visits.js';
+export { MAX_CACHED_LENGTH, MAX_CACHED_VISITS, dumpVisits } from './cached-visits.js';
 export { cacheCalls, type CacheClient } from './fail-open.js';
 export {
   SERVER_TIMEOUTS,
