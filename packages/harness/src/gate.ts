@@ -15,22 +15,27 @@ export interface Gate {
   /** Passes on what waited, then everything that comes. */
   release(): void;
   /**
-   * Resolves once a client has sent something since the gate was held: a request that is now
-   * waiting on the server (a page's Datastore call, say, so the page is in the server's hands).
+   * Resolves once a client has sent something since the gate was held, holding `text` when
+   * given: a request now waiting on the server. (A page's Datastore call carries the visitor
+   * it stores, so `untilHeld('alice')` says that alice's page is in the app's hands.)
    */
-  untilHeld(): Promise<void>;
+  untilHeld(text?: string): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function startGate(target: { host?: string; port: number }): Promise<Gate> {
+/** A gate on loopback in front of the server listening on loopback at `port`. */
+export async function startGate(port: number): Promise<Gate> {
   let held = false;
   let waiting: Array<{ to: Socket; chunk: Buffer }> = [];
-  let heldFromClients = 0;
-  let waiters: Array<() => void> = [];
+  // What each client sent while held, to find a request in.
+  let fromClients = new Map<Socket, Buffer>();
+  let waiters: Array<{ text: string; wake: () => void }> = [];
+  const sentSince = (text: string) =>
+    [...fromClients.values()].some((bytes) => bytes.includes(text));
   const sockets = new Set<Socket>();
 
   const server = createServer((client) => {
-    const upstream = connect(target.port, target.host ?? '127.0.0.1');
+    const upstream = connect(port, '127.0.0.1');
     for (const socket of [client, upstream]) {
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
@@ -39,9 +44,10 @@ export async function startGate(target: { host?: string; port: number }): Promis
       if (!held) return void to.write(chunk);
       waiting.push({ to, chunk });
       if (fromClient) {
-        heldFromClients += 1;
-        for (const wake of waiters) wake();
-        waiters = [];
+        fromClients.set(client, Buffer.concat([fromClients.get(client) ?? Buffer.alloc(0), chunk]));
+        const found = waiters.filter(({ text }) => sentSince(text));
+        waiters = waiters.filter((waiter) => !found.includes(waiter));
+        for (const { wake } of found) wake();
       }
     };
     client.on('data', pass(upstream, true));
@@ -54,14 +60,14 @@ export async function startGate(target: { host?: string; port: number }): Promis
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const { port } = server.address() as { port: number };
+  const gatePort = (server.address() as { port: number }).port;
 
   return {
-    host: `127.0.0.1:${port}`,
-    port,
+    host: `127.0.0.1:${gatePort}`,
+    port: gatePort,
     hold() {
       held = true;
-      heldFromClients = 0;
+      fromClients = new Map();
     },
     release() {
       held = false;
@@ -69,9 +75,9 @@ export async function startGate(target: { host?: string; port: number }): Promis
       waiting = [];
       for (const { to, chunk } of queued) if (!to.destroyed) to.write(chunk);
     },
-    untilHeld() {
-      if (heldFromClients > 0) return Promise.resolve();
-      return new Promise((resolve) => waiters.push(resolve));
+    untilHeld(text = '') {
+      if (sentSince(text)) return Promise.resolve();
+      return new Promise((wake) => waiters.push({ text, wake }));
     },
     async close() {
       for (const socket of sockets) socket.destroy();

@@ -9,6 +9,7 @@ export {
   type EmulatorAddress,
 } from './datastore-emulator.js';
 export {
+  EPHEMERAL_PORTS_START,
   canListen,
   freePort,
   isListening,
@@ -20,7 +21,7 @@ export {
   type Restartable,
 } from './process-group.js';
 export { startGate, type Gate } from './gate.js';
-export { get, listItems, listen, sendGet, type Response } from './http-client.js';
+export { get, listItems, listen, type Response } from './http-client.js';
 export {
   RedisUnavailableError,
   findRedisServer,

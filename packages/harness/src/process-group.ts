@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import getPort from 'get-port';
 
 /** A server process started in its own process group, so that stopping it stops all it spawned. */
 export interface GroupProcess {
@@ -12,14 +12,6 @@ export interface GroupProcess {
   kill(): Promise<void>;
   /** SIGTERM to the whole group, then SIGKILL if it has not exited after `graceMs`. */
   stop(graceMs: number): Promise<void>;
-  /**
-   * SIGSTOP to the whole group: a hung server. Resolves once every thread of the group has
-   * stopped, as a thread acts on SIGSTOP only when it next runs: on a busy machine a server
-   * can still answer a request sent just after the signal.
-   */
-  pause(): Promise<void>;
-  /** SIGCONT to the whole group: its recovery. */
-  resume(): void;
 }
 
 const running = new Set<ChildProcess>();
@@ -80,8 +72,8 @@ function signalGroup(child: ChildProcess, signal: NodeJS.Signals) {
 export interface SpawnOptions {
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Called with everything it prints, as it prints it. */
-  onOutput?: (chunk: Buffer) => void;
+  /** Called with everything it prints, as it prints it, and on which stream. */
+  onOutput?: (chunk: Buffer, stream: 'stdout' | 'stderr') => void;
 }
 
 export function spawnGroup(
@@ -96,12 +88,12 @@ export function spawnGroup(
     ...(cwd && { cwd }),
   });
   let recent = '';
-  const keep = (chunk: Buffer) => {
+  const keep = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
     recent = (recent + chunk.toString()).slice(-8000);
-    onOutput?.(chunk);
+    onOutput?.(chunk, stream);
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  child.stdout?.on('data', keep('stdout'));
+  child.stderr?.on('data', keep('stderr'));
   running.add(child);
   if (child.pid !== undefined) tellReaper(String(child.pid));
   const exited = new Promise<void>((resolve) => {
@@ -127,64 +119,7 @@ export function spawnGroup(
       await exited;
       clearTimeout(timer);
     },
-    async pause() {
-      signalGroup(child, 'SIGSTOP');
-      if (child.pid !== undefined) await untilStopped(child.pid);
-    },
-    resume: () => signalGroup(child, 'SIGCONT'),
   };
-}
-
-/** The state letter of every thread of every process in group `pgid`; undefined without /proc. */
-function groupThreadStates(pgid: number): string[] | undefined {
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return undefined; // not Linux: the signal alone will have to do
-  }
-  const states: string[] = [];
-  for (const pid of pids) {
-    try {
-      // Fields after the command name, which is in parentheses and may hold anything.
-      const fields = (stat: string) => stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields(readFileSync(`/proc/${pid}/stat`, 'utf8'))[2]) !== pgid) continue;
-      for (const task of readdirSync(`/proc/${pid}/task`)) {
-        states.push(fields(readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8'))[0] ?? '');
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return states;
-}
-
-/** Waits until no thread of group `pgid` can run (stopped, or exited); fails after 10 s. */
-async function untilStopped(pgid: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const states = groupThreadStates(pgid);
-    if (!states || states.every((state) => 'TtZX'.includes(state))) return;
-    if (Date.now() > deadline) {
-      throw new Error(`Group ${pgid} still not stopped after SIGSTOP: ${states.join('')}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-// Ports handed out by this process, so two servers started together never get the same one.
-const handedOut = new Set<number>();
-
-// The kernel gives outgoing connections (and `listen(0)`) a local port from its ephemeral
-// range, so a port picked there can be taken before the server meant for it binds.
-// Ports below that range are only ever taken by an explicit bind.
-function ephemeralRangeStart(): number {
-  try {
-    const [start] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/);
-    return Number(start) || 32768;
-  } catch {
-    return 32768; // Linux's default
-  }
 }
 
 /** Whether `port` is free on every address: nothing listens on it anywhere. */
@@ -196,25 +131,38 @@ export function canListen(port: number): Promise<boolean> {
   });
 }
 
+// The kernel gives outgoing connections (and `listen(0)`) a local port from its ephemeral
+// range, 32768 and up on Linux unless changed, so a port picked there can be taken before the
+// server meant for it binds. Ports below it are only ever taken by an explicit bind.
+const LOW = 20_000;
+export const EPHEMERAL_PORTS_START = 32_768;
+
+// Ports handed out by this process, so two servers started together never get the same one.
+const handedOut = new Set<number>();
+
 /**
- * The first of `count` consecutive ports nobody listens on, chosen at random below the
- * kernel's ephemeral range (above 20000, clear of well-known service ports).
+ * The first of `count` consecutive ports nobody listens on (get-port checks the first, and
+ * never hands it out twice within a while), chosen at random between 20000 and the ephemeral
+ * range: clear of well-known services, and of the ports outgoing connections take.
  */
 export async function freePort(count = 1): Promise<number> {
-  const low = 20_000;
-  const high = ephemeralRangeStart() - count;
-  if (high <= low) throw new Error('The ephemeral port range leaves no room for test ports');
+  const highest = EPHEMERAL_PORTS_START - count;
   for (let attempt = 0; attempt < 200; attempt++) {
-    const first = low + Math.floor(Math.random() * (high - low));
-    const ports = Array.from({ length: count }, (_, index) => first + index);
-    if (ports.some((port) => handedOut.has(port))) continue;
+    const first = await getPort({ port: randomPorts(LOW, highest), exclude: handedOut });
+    if (first < LOW || first > highest) continue; // none of ours was free: get-port chose one
+    const rest = Array.from({ length: count - 1 }, (_, index) => first + index + 1);
     let free = true;
-    for (const port of ports) free &&= await canListen(port);
+    for (const port of rest) free &&= !handedOut.has(port) && (await canListen(port));
     if (!free) continue;
-    for (const port of ports) handedOut.add(port);
+    for (const port of [first, ...rest]) handedOut.add(port);
     return first;
   }
-  throw new Error(`No ${count} free consecutive ports between ${low} and ${high}`);
+  throw new Error(`No ${count} free consecutive ports between ${LOW} and ${EPHEMERAL_PORTS_START}`);
+}
+
+/** Twenty ports from `low` to `high` at random: where two test processes rarely meet. */
+function randomPorts(low: number, high: number): number[] {
+  return Array.from({ length: 20 }, () => low + Math.floor(Math.random() * (high - low)));
 }
 
 /** Whether something accepts TCP connections at host:port. */
@@ -248,11 +196,11 @@ export async function startServer(
   const heardIt = new Promise<void>((resolve) => (heard = resolve));
   const server = spawnGroup(command, args, {
     ...options,
-    onOutput: (chunk) => {
+    onOutput: (chunk, stream) => {
       said += chunk.toString();
       if (said.includes(listening)) heard();
       said = said.slice(-listening.length); // enough to find it split between two chunks
-      options.onOutput?.(chunk);
+      options.onOutput?.(chunk, stream);
     },
   });
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -305,9 +253,6 @@ export interface Restartable {
   stop(): Promise<void>;
   /** Starts it again, on the same port, after `stop()`. */
   restart(): Promise<void>;
-  /** Freezes it (SIGSTOP): connections are accepted but nothing answers. Resolves once frozen. */
-  pause(): Promise<void>;
-  resume(): void;
 }
 
 export interface RestartableOptions {
@@ -345,7 +290,5 @@ export async function startRestartable(options: RestartableOptions): Promise<Res
       await stop();
       await launch();
     },
-    pause: async () => current?.pause(),
-    resume: () => current?.resume(),
   };
 }

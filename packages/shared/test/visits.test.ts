@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Datastore } from '@google-cloud/datastore';
-import { startDatastoreEmulator, type DatastoreEmulator } from '@visitme/harness';
+import { startGate, testEmulator } from '@visitme/harness';
 import {
   StoreUnavailableError,
   datastoreProjectId,
@@ -21,16 +21,16 @@ test('the project comes from the environment, with a local default on the emulat
 });
 
 describe('datastoreVisits() against the Datastore emulator', () => {
-  let emulator: DatastoreEmulator;
+  let emulator: Awaited<ReturnType<typeof testEmulator>>;
   before(async () => {
-    emulator = await startDatastoreEmulator();
+    emulator = await testEmulator();
     process.env.METADATA_SERVER_DETECTION = 'none';
   });
   after(() => emulator.stop());
 
   function store(projectId = `test-${randomUUID()}`) {
     const datastore = new Datastore({ projectId, apiEndpoint: emulator.host });
-    return { projectId, datastore, visits: datastoreVisits({ datastore, deadlineMs: 2000 }) };
+    return { projectId, datastore, visits: datastoreVisits({ datastore }) };
   }
 
   test('stores Visit entities with the original property names', async () => {
@@ -89,18 +89,20 @@ describe('datastoreVisits() against the Datastore emulator', () => {
   });
 
   test('a Datastore outage is logged once when it starts and once when it ends', async (t) => {
-    const { datastore } = store();
-    const visits = datastoreVisits({ datastore, deadlineMs: 1000 });
+    // Datastore behind a gate: held, it answers nothing, as a hung server would.
+    const gate = await startGate(emulator.port);
+    t.after(() => gate.close());
+    const datastore = new Datastore({ projectId: `test-${randomUUID()}`, apiEndpoint: gate.host });
+    // Long enough for a call to a busy emulator, short enough to wait out twice.
+    const visits = datastoreVisits({ datastore, deadlineMs: 3000 });
     await visits.storeVisit('127.0.0.1', 'before');
-    t.after(() => emulator.resume());
+    t.after(() => gate.release());
     const { lines } = await capturingLog(async () => {
-      await emulator.pause(); // hung: every call runs out of its deadline
-      for (let n = 0; n < 2; n++) {
-        await assert.rejects(visits.storeVisit('127.0.0.1', `during ${n}`), StoreUnavailableError);
-        await assert.rejects(visits.fetchVisits(10), StoreUnavailableError);
-      }
-      emulator.resume();
-      // Until one call succeeds: a busy machine may take a while to run the emulator again.
+      gate.hold(); // hung: every call runs out of its deadline
+      await assert.rejects(visits.storeVisit('127.0.0.1', 'during'), StoreUnavailableError);
+      await assert.rejects(visits.fetchVisits(10), StoreUnavailableError);
+      gate.release();
+      // Until one call succeeds: a busy machine may take a while to deliver what waited.
       let back = false;
       for (let attempt = 0; attempt < 20 && !back; attempt++) {
         back = await visits.fetchVisits(10).then(

@@ -35,7 +35,7 @@ before(async () => {
 after(() => browser?.close());
 
 for (const stage of STAGES) {
-  test(`${stage}: the page as rendered, and a hostile User-Agent shown as text`, async (t) => {
+  test(`${stage.name}: the page as rendered, and a hostile User-Agent shown as text`, async (t) => {
     const app = await startStage(stage, file.services);
     t.after(() => app.close());
     const context = await browser.newContext({ userAgent: HOSTILE });
@@ -54,6 +54,6 @@ for (const stage of STAGES) {
     assert.equal(await page.locator('ul img, ul script').count(), 0, 'no element was injected');
     assert.equal(await page.evaluate(() => (globalThis as { pwned?: string }).pwned), undefined);
 
-    await page.screenshot({ path: join(SCREENSHOTS, `${stage}.png`), fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, `${stage.name}.png`), fullPage: true });
   });
 }

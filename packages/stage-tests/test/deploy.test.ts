@@ -21,9 +21,9 @@ const file = useServices();
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
 
 for (const stage of STAGES) {
-  describe(`${stage} deploy folder`, () => {
+  describe(`${stage.name} deploy folder`, () => {
     test('is self-contained, installs alone, serves the page, uploads only what it should', async () => {
-      const moduleDir = join(ROOT, 'modules', stage);
+      const moduleDir = stage.dir;
       const folder = await prepareDeployFolder(moduleDir, { env: {} });
 
       // app.yaml is the module's own; package.json agrees with it on Node's major version.

@@ -11,14 +11,20 @@ import {
   freePort,
   get,
   isListening,
-  sendGet,
-  spawnGroup,
-  untilListening,
+  startGate,
+  startServer as startProcess,
   type GroupProcess,
 } from '@visitme/harness';
-import { STAGES, serverEntry, untilServing, useServices, type StageName } from './stages.js';
+import {
+  STAGES,
+  serverEntry,
+  stagesCaching,
+  untilServing,
+  useServices,
+  type Stage,
+} from './stages.js';
 
-const file = useServices();
+const file = useServices({ outage: true });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Not a speed check: how long a page may wait on a broken Redis before it is served anyway.
@@ -29,11 +35,11 @@ const BOUNDED_MS = 3000;
  * A stage's server entry in its own process, on the file's emulator and Redis; `output` is
  * everything it has printed so far.
  */
-async function startServer(stage: StageName, emulatorHost = file.services.emulator.host) {
+async function startServer(stage: Stage, emulatorHost = file.services.emulator.host) {
   const port = await freePort();
   const project = `faults-${randomUUID()}`;
   const chunks: Buffer[] = [];
-  const server = spawnGroup(process.execPath, [serverEntry(stage)], {
+  const server = await startProcess(stage.name, process.execPath, [serverEntry(stage)], port, {
     onOutput: (chunk) => chunks.push(chunk),
     env: {
       ...process.env,
@@ -45,7 +51,6 @@ async function startServer(stage: StageName, emulatorHost = file.services.emulat
       NODE_ENV: 'production',
     },
   });
-  await untilListening(stage, port, server);
   const output = () => Buffer.concat(chunks);
   return { server, port, project, output, url: `http://127.0.0.1:${port}` };
 }
@@ -85,44 +90,46 @@ async function loadFor(url: string, seconds: number) {
   return { result, statuses };
 }
 
-test('mod13-redis: Redis stopped under load: no request fails, and caching resumes', async (t) => {
-  const { server, url } = await startServer('mod13-redis');
-  try {
-    await untilServing(url + '/');
-    // Counted, not timed: a returning visitor's pages come from the cache until Redis is
-    // stopped, once 16 pages have been served under load; the load goes on until 24 requests
-    // sent after it was gone have been answered, and goes on again once it is back.
-    const returning = 'returning visitor';
-    const load = visitsUntil(url, { pagesBefore: 16, sentAfter: 24, userAgent: returning });
-    await load.pagesServed;
-    await file.services.redis.stop();
-    const { statuses, after, slowestMs } = await load.stopped();
-    await file.services.redis.restart();
-    const back = await visitsUntil(url, { sentAfter: 16, userAgent: returning }).stopped();
-    const seen = JSON.stringify(Object.fromEntries(statuses));
-    const seenBack = JSON.stringify(Object.fromEntries(back.statuses));
-    assert.deepEqual([...statuses.keys()], [200], `every answer a page: ${seen}`);
-    assert.ok(after.length >= 24, `requests sent after the stop: ${after.length}, ${seen}`);
-    assert.deepEqual([...back.statuses.keys()], [200], `every answer a page: ${seenBack}`);
-    // Not a speed check: ioredis's defaults would queue a request behind 20 reconnects.
-    assert.ok(slowestMs < BOUNDED_MS, `slowest ${slowestMs} ms`);
-    t.diagnostic(`through the outage: ${seen}, slowest ${slowestMs} ms; after it: ${seenBack}`);
-    let hit = false;
-    for (let attempt = 0; attempt < 50 && !hit; attempt++) {
-      hit =
-        (await get(url + '/', { 'user-agent': returning })).headers['server-timing'] ===
-        'cache;desc=hit';
-      if (!hit) await sleep(200);
+for (const stage of stagesCaching('redis')) {
+  test(`${stage.name}: Redis stopped under load: no request fails, and caching resumes`, async (t) => {
+    const { server, url } = await startServer(stage);
+    try {
+      await untilServing(url + '/');
+      // Counted, not timed: a returning visitor's pages come from the cache until Redis is
+      // stopped, once 16 pages have been served under load; the load goes on until 24 requests
+      // sent after it was gone have been answered, and goes on again once it is back.
+      const returning = 'returning visitor';
+      const load = visitsUntil(url, { pagesBefore: 16, sentAfter: 24, userAgent: returning });
+      await load.pagesServed;
+      await file.services.redis.stop();
+      const { statuses, after, slowestMs } = await load.stopped();
+      await file.services.redis.restart();
+      const back = await visitsUntil(url, { sentAfter: 16, userAgent: returning }).stopped();
+      const seen = JSON.stringify(Object.fromEntries(statuses));
+      const seenBack = JSON.stringify(Object.fromEntries(back.statuses));
+      assert.deepEqual([...statuses.keys()], [200], `every answer a page: ${seen}`);
+      assert.ok(after.length >= 24, `requests sent after the stop: ${after.length}, ${seen}`);
+      assert.deepEqual([...back.statuses.keys()], [200], `every answer a page: ${seenBack}`);
+      // Not a speed check: ioredis's defaults would queue a request behind 20 reconnects.
+      assert.ok(slowestMs < BOUNDED_MS, `slowest ${slowestMs} ms`);
+      t.diagnostic(`through the outage: ${seen}, slowest ${slowestMs} ms; after it: ${seenBack}`);
+      let hit = false;
+      for (let attempt = 0; attempt < 50 && !hit; attempt++) {
+        hit =
+          (await get(url + '/', { 'user-agent': returning })).headers['server-timing'] ===
+          'cache;desc=hit';
+        if (!hit) await sleep(200);
+      }
+      assert.ok(hit, 'caching resumed without a restart');
+      assert.ok(alive(server));
+    } finally {
+      await server.stop(5000);
     }
-    assert.ok(hit, 'caching resumed without a restart');
-    assert.ok(alive(server));
-  } finally {
-    await server.stop(5000);
-  }
-});
+  });
+}
 
 for (const stage of STAGES) {
-  describe(stage, () => {
+  describe(stage.name, () => {
     test('Datastore stopped under load: 503s within the deadline, none hangs, then 200s; logged as one outage', async (t) => {
       const { server, url, output } = await startServer(stage, file.outage.host);
       try {
@@ -208,24 +215,26 @@ for (const stage of STAGES) {
       }
     });
 
-    test('SIGTERM under load: in-flight requests complete, then it exits 0', async () => {
-      const { server, url, port } = await startServer(stage);
+    test('SIGTERM under load: in-flight requests complete, then it exits 0', async (t) => {
+      // Datastore behind a gate, so that requests can be held in flight on it.
+      const gate = await startGate(file.services.emulator.port);
+      t.after(() => gate.close());
+      const { server, url, port } = await startServer(stage, gate.host);
       try {
         await get(url + '/', { 'user-agent': 'returning visitor' }); // cached stages: hits from now
         const load = loadFor(url, 3);
-        // Three requests held in flight by a frozen Datastore when SIGTERM arrives.
-        await file.services.emulator.pause();
-        const late = [1, 2, 3].map((n) =>
-          sendGet(url + '/', { 'user-agent': `late visitor ${n}` }),
-        );
-        await Promise.all(late.map(({ read }) => read)); // in the server's hands, not queued
+        // Three requests held in flight on Datastore when SIGTERM arrives: each page's call to
+        // store its visit has reached the gate, so every one is in the server's hands.
+        gate.hold();
+        const late = [1, 2, 3].map((n) => get(url + '/', { 'user-agent': `late visitor ${n}` }));
+        for (const n of [1, 2, 3]) await gate.untilHeld(`late visitor ${n}`);
         const exited = new Promise<number | null>((resolve) => server.child.once('exit', resolve));
         server.child.kill('SIGTERM');
-        // Held by the frozen Datastore, they keep the process up: it stops listening meanwhile.
+        // Held on Datastore, they keep the process up: it stops listening meanwhile.
         assert.equal(await untilNotListening(port), false, 'new connections are refused');
         assert.ok(alive(server), 'still up for the requests in flight');
-        file.services.emulator.resume();
-        const answers = await Promise.all(late.map(({ response }) => response));
+        gate.release();
+        const answers = await Promise.all(late);
         assert.deepEqual(
           answers.map(({ status }) => status),
           [200, 200, 200],
@@ -236,7 +245,7 @@ for (const stage of STAGES) {
         const { statuses } = await load;
         assert.deepEqual([...statuses.keys()], [200], 'every answered request was a page');
       } finally {
-        file.services.emulator.resume();
+        gate.release();
         await server.stop(1000);
       }
     });

@@ -16,34 +16,47 @@ import {
   freePort,
   get,
   isListening,
-  sendGet,
   spawnGroup,
-  untilListening,
-  startDatastoreEmulator,
+  startGate,
   startRedisServer,
-  type DatastoreEmulator,
+  startServer,
+  testEmulator,
+  type EmulatorAddress,
   type RedisServer,
 } from '@visitme/harness';
-import { STAGES, serverEntry } from './stages.js';
+import { STAGES, serverEntry, stagesCaching } from './stages.js';
 
-let emulator: DatastoreEmulator;
+let emulator: EmulatorAddress & { stop(): Promise<void> };
 let redis: RedisServer;
+let started: Promise<unknown> | undefined;
 
 before(async () => {
   process.env.METADATA_SERVER_DETECTION = 'none'; // this file's own Datastore clients
-  [emulator, redis] = await Promise.all([startDatastoreEmulator(), startRedisServer()]);
+  started = Promise.all([testEmulator(), startRedisServer()]).then((services) => {
+    [emulator, redis] = services;
+  });
+  await started;
 });
-after(() => Promise.all([emulator.stop(), redis.stop()]));
+after(async () => {
+  await started?.catch(() => {}); // see useServices(): Node may run this before `before` ends
+  await Promise.all([emulator?.stop(), redis?.stop()]);
+});
+
+// The first stage's server entry, for what every stage's serve() does alike.
+const [first] = STAGES;
 
 for (const stage of STAGES) {
-  test(`${stage}: SIGTERM lets the in-flight request finish, refuses new ones, exits 0`, async () => {
+  test(`${stage.name}: SIGTERM lets the in-flight request finish, refuses new ones, exits 0`, async (t) => {
+    // Datastore behind a gate: held, the next page waits on it, in flight.
+    const gate = await startGate(emulator.port);
+    t.after(() => gate.close());
     const port = await freePort();
     const server = spawn(process.execPath, [serverEntry(stage)], {
       env: {
         ...process.env,
         ...redis.env,
         PORT: String(port),
-        DATASTORE_EMULATOR_HOST: emulator.host,
+        DATASTORE_EMULATOR_HOST: gate.host,
         GOOGLE_CLOUD_PROJECT: `test-${randomUUID()}`,
         METADATA_SERVER_DETECTION: 'none',
       },
@@ -58,12 +71,12 @@ for (const stage of STAGES) {
       });
       assert.equal((await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'first' })).status, 200);
 
-      await emulator.pause(); // holds the next request in flight, waiting on Datastore
-      const inFlight = sendGet(`http://127.0.0.1:${port}/`, { 'user-agent': 'patient' });
-      await inFlight.read; // in the server's hands, not queued
+      gate.hold();
+      const inFlight = get(`http://127.0.0.1:${port}/`, { 'user-agent': 'patient' });
+      await gate.untilHeld('patient'); // its visit is on its way to Datastore: in the server's hands
       const exited = once(server, 'exit');
       server.kill('SIGTERM');
-      // Held by the frozen Datastore, the request keeps the process up: it stops listening.
+      // Held on Datastore, the request keeps the process up: it stops listening.
       let listening = true;
       for (let attempt = 0; attempt < 100 && listening; attempt++) {
         listening = await isListening(port);
@@ -71,14 +84,14 @@ for (const stage of STAGES) {
       }
       assert.equal(listening, false, 'no new connections once SIGTERM arrived');
       assert.equal(server.exitCode, null, 'still up for the request in flight');
-      emulator.resume();
+      gate.release();
 
-      const response = await inFlight.response;
+      const response = await inFlight;
       assert.equal(response.status, 200);
       assert.match(response.body, /patient/);
       assert.deepEqual(await exited, [0, null]);
     } finally {
-      emulator.resume();
+      gate.release();
       server.kill('SIGKILL');
     }
   });
@@ -89,7 +102,7 @@ test('a port already in use: one CRITICAL line that says so, exit 1, no "Listeni
   const squatter = createServer().listen(port);
   await once(squatter, 'listening');
   try {
-    const server = spawn(process.execPath, [serverEntry(STAGES[0]!)], {
+    const server = spawn(process.execPath, [serverEntry(first!)], {
       env: { ...process.env, PORT: String(port), DATASTORE_EMULATOR_HOST: emulator.host },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -134,7 +147,7 @@ async function runToExit(entry: string, env: NodeJS.ProcessEnv) {
 test('a PORT that is not a decimal port number: one CRITICAL line naming it, exit 1', async () => {
   const cases = [
     ...STAGES.map((stage) => [stage, ''] as const),
-    ...['abc', '0x5a2f', '70000', '0'].map((port) => [STAGES[0], port] as const),
+    ...['abc', '0x5a2f', '70000', '0'].map((port) => [first!, port] as const),
   ];
   for (const [stage, port] of cases) {
     const { code, lines, output } = await runToExit(serverEntry(stage), {
@@ -142,7 +155,7 @@ test('a PORT that is not a decimal port number: one CRITICAL line naming it, exi
       PORT: port,
       DATASTORE_EMULATOR_HOST: emulator.host,
     });
-    assert.equal(code, 1, `${stage} PORT="${port}": ${output}`);
+    assert.equal(code, 1, `${stage.name} PORT="${port}": ${output}`);
     assert.equal(lines.length, 1, output);
     assert.equal(lines[0]!.severity, 'CRITICAL');
     assert.equal(
@@ -166,24 +179,26 @@ for (const [name, value, what, why] of [
   ['REDIS_TLS_CA', textFile, 'a file of text', /holds no PEM certificate/],
   ['REDIS_TLS_CA', randomFile, 'a file of random bytes', /holds no PEM certificate/],
 ] as const) {
-  test(`a setting createApp() refuses (${name}: ${what}): one CRITICAL line, exit 1`, async () => {
-    const { code, lines, output } = await runToExit(serverEntry('mod13-redis'), {
-      ...redis.env,
-      [name]: value,
-      PORT: String(await freePort()),
-      DATASTORE_EMULATOR_HOST: emulator.host,
+  for (const stage of stagesCaching('redis')) {
+    test(`${stage.name}: a setting createApp() refuses (${name}: ${what}): one CRITICAL line, exit 1`, async () => {
+      const { code, lines, output } = await runToExit(serverEntry(stage), {
+        ...redis.env,
+        [name]: value,
+        PORT: String(await freePort()),
+        DATASTORE_EMULATOR_HOST: emulator.host,
+      });
+      assert.equal(code, 1, output);
+      assert.equal(lines.length, 1, output);
+      assert.equal(lines[0]!.severity, 'CRITICAL');
+      assert.ok(lines[0]!.message.startsWith(`Cannot start: ${name} `), lines[0]!.message);
+      assert.ok(lines[0]!.message.includes(`"${value}"`), lines[0]!.message);
+      assert.match(lines[0]!.message, why);
     });
-    assert.equal(code, 1, output);
-    assert.equal(lines.length, 1, output);
-    assert.equal(lines[0]!.severity, 'CRITICAL');
-    assert.ok(lines[0]!.message.startsWith(`Cannot start: ${name} `), lines[0]!.message);
-    assert.ok(lines[0]!.message.includes(`"${value}"`), lines[0]!.message);
-    assert.match(lines[0]!.message, why);
-  });
+  }
 }
 
 for (const stage of STAGES) {
-  test(`${stage}: every line out is one JSON object; a poison entity: one warning, one line once gone; POST / is 405`, async () => {
+  test(`${stage.name}: every line out is one JSON object; a poison entity: one warning, one line once gone; POST / is 405`, async () => {
     const port = await freePort();
     const project = `test-${randomUUID()}`;
     const datastore = new Datastore({ projectId: project, apiEndpoint: emulator.host });
@@ -199,12 +214,12 @@ for (const stage of STAGES) {
       GOOGLE_CLOUD_PROJECT: project,
     };
     delete env.METADATA_SERVER_DETECTION; // as a learner runs it: nothing tells it not to probe
-    const server = spawnGroup(process.execPath, [serverEntry(stage)], { env });
     const output = { stdout: '', stderr: '' };
-    server.child.stdout!.on('data', (chunk: Buffer) => (output.stdout += chunk.toString()));
-    server.child.stderr!.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+    const server = await startServer(stage.name, process.execPath, [serverEntry(stage)], port, {
+      env,
+      onOutput: (chunk, stream) => (output[stream] += chunk.toString()),
+    });
     try {
-      await untilListening(stage, port, server);
       for (let n = 0; n < 20; n++) {
         // Byte 0x85 arrives as U+0085, a line break to some log readers.
         const response = await get(`http://127.0.0.1:${port}/`, { 'user-agent': `v${n % 3}\x85` });
@@ -213,9 +228,8 @@ for (const stage of STAGES) {
       const post = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'x' });
       assert.equal(post.status, 405);
       assert.equal(post.headers.get('allow'), 'GET, HEAD');
-      // Module 13's Redis client, and Datastore's, had time to say anything they would.
-      await new Promise((resolve) => setTimeout(resolve, 1500));
     } finally {
+      // Stopped as App Engine stops it: all it says until it exits is read below.
       await server.stop(5000);
     }
     const all = `${output.stdout}${output.stderr}`;
@@ -244,7 +258,7 @@ for (const stage of STAGES) {
 /** A server entry in its own process group, on this file's emulator, listening. */
 async function startEntry(name: string, entry: string) {
   const port = await freePort();
-  const server = spawnGroup(process.execPath, [entry], {
+  const server = await startServer(name, process.execPath, [entry], port, {
     env: {
       ...process.env,
       PORT: String(port),
@@ -252,7 +266,6 @@ async function startEntry(name: string, entry: string) {
       GOOGLE_CLOUD_PROJECT: `test-${randomUUID()}`,
     },
   });
-  await untilListening(name, port, server);
   return { port, server };
 }
 
@@ -260,8 +273,8 @@ test('more keep-alive connections than its open-files limit allows: the rest clo
   // Its limit lowered to 250 open files, of which the server keeps 100 for itself.
   const port = await freePort();
   let output = '';
-  const shell = `ulimit -n 250 && exec "${process.execPath}" "${serverEntry('mod1-baseline')}"`;
-  const server = spawnGroup('/bin/sh', ['-c', shell], {
+  const shell = `ulimit -n 250 && exec "${process.execPath}" "${serverEntry(first!)}"`;
+  const server = await startServer(first!.name, '/bin/sh', ['-c', shell], port, {
     env: {
       ...process.env,
       PORT: String(port),
@@ -272,7 +285,6 @@ test('more keep-alive connections than its open-files limit allows: the rest clo
   });
   const clients: Socket[] = [];
   try {
-    await untilListening('mod1-baseline', port, server);
     // 300 clients, more than the limit, each send a request and keep their connection open
     // (for 700 s, the server's keep-alive timeout): it answers 150 and closes the others.
     const outcomes = await Promise.all(
@@ -364,7 +376,7 @@ function drip(port: number, head: string, count: number) {
 }
 
 test('request framing: pipelining, a smuggling attempt, a 100 MB body to POST /', async (t) => {
-  const { port, server } = await startEntry('mod1-baseline', serverEntry('mod1-baseline'));
+  const { port, server } = await startEntry(first!.name, serverEntry(first!));
   try {
     // Two requests in one write: both answered, both stored.
     const pipelined = await exchange(

@@ -1,9 +1,13 @@
-// What the tests need to start any stage the same way: each on its own Datastore
-// project (so tests never see each other's visits), Module 13 on a given Redis.
+// What the tests need to start any stage the same way: each on its own Datastore project (so
+// tests never see each other's visits), a stage that caches in Redis on a given Redis. The
+// stages are found in modules/ (@visitme/stages), never listed: a new stage folder is tested
+// as its cache says it should be.
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { after, before, beforeEach } from 'node:test';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Express } from 'express';
 import { Redis } from 'ioredis';
 import type NodeCache from 'node-cache';
 import {
@@ -11,84 +15,114 @@ import {
   listen,
   startDatastoreEmulator,
   startRedisServer,
+  testEmulator,
   type DatastoreEmulator,
+  type EmulatorAddress,
   type RedisServer,
 } from '@visitme/harness';
-import { datastoreClient, datastoreVisits } from '@visitme/shared';
+import { datastoreClient, datastoreVisits, type VisitStore } from '@visitme/shared';
+import { stages, type Stage } from '@visitme/stages';
 
-export const STAGES = ['mod1-baseline', 'mod12-memcache', 'mod13-redis'] as const;
-export type StageName = (typeof STAGES)[number];
-export const CACHED_STAGES = ['mod12-memcache', 'mod13-redis'] as const;
+export type { Stage };
+export const STAGES = stages();
+/** The stages that keep the visits in a cache, and those whose cache is `cache`. */
+export const CACHED_STAGES = STAGES.filter((stage) => stage.cache);
+export const stagesCaching = (cache: Stage['cache']) =>
+  STAGES.filter((stage) => stage.cache === cache);
 
 /**
- * The URL of a stage's built module (`main`, `server`, `cache`…): its workspace package, or,
- * for the stage that `npm run check` holds a learner's copy to, that copy, named by
- * VISITME_STAGE_DIR=<stage>=<folder>. A copy is laid out as a stage is, and every stage's
- * package.json exports `./*` as `./dist/src/*.js`.
+ * The URL of a stage's built module (`main`, `server`…): its workspace package, or, for the
+ * stage that `npm run check` holds a learner's copy to, that copy, named by
+ * VISITME_STAGE_DIR=<stage>=<folder>. A copy is laid out as a stage is.
  */
-export function stageModuleUrl(stage: StageName, entry = 'main'): string {
+export function stageModuleUrl(stage: Stage, entry = 'main'): string {
   const setting = process.env.VISITME_STAGE_DIR ?? '';
   const split = setting.indexOf('=');
-  if (split > 0 && setting.slice(0, split) === stage) {
-    return pathToFileURL(join(setting.slice(split + 1), 'dist', 'src', `${entry}.js`)).href;
-  }
-  return import.meta.resolve(entry === 'main' ? stage : `${stage}/${entry}`);
+  const dir =
+    split > 0 && setting.slice(0, split) === stage.name ? setting.slice(split + 1) : stage.dir;
+  return pathToFileURL(join(dir, 'dist', 'src', `${entry}.js`)).href;
+}
+
+/** What the tests use of a stage's `src/main.ts`. */
+export interface StageMain {
+  createApp(options: { store?: VisitStore; cache?: NodeCache; redis?: Redis }): Express;
+  /** A stage that caches in Redis: its client, from REDIS_HOST, REDIS_PORT… */
+  redisFromEnv?(env: NodeJS.ProcessEnv): Redis;
 }
 
 /**
- * A stage's module, loaded when a test needs it: a learner's copy that lacks a file fails
- * the tests that use it, each by name, not every test in the file at once.
+ * A stage's `src/main.ts`, loaded when a test needs it: a learner's copy that lacks a file
+ * fails the tests that use it, each by name, not every test in the file at once.
  */
-export async function importStage<Module>(stage: StageName, entry = 'main'): Promise<Module> {
-  return (await import(stageModuleUrl(stage, entry))) as Module;
+export async function importStage(stage: Stage): Promise<StageMain> {
+  return (await import(stageModuleUrl(stage))) as StageMain;
+}
+
+/** A stage's client maker, or a plain word on what the learner's code still lacks. */
+export async function redisFromEnvOf(
+  stage: Stage,
+): Promise<NonNullable<StageMain['redisFromEnv']>> {
+  const { redisFromEnv } = await importStage(stage);
+  if (typeof redisFromEnv !== 'function') {
+    throw new Error(
+      'src/main.ts exports no redisFromEnv(env), which makes the Redis client from REDIS_HOST and REDIS_PORT',
+    );
+  }
+  return redisFromEnv;
 }
 
 export interface Services {
-  emulator: DatastoreEmulator;
+  emulator: EmulatorAddress;
   redis?: RedisServer;
 }
 
 export interface FileServices {
   services: Services & { redis: RedisServer };
-  /** A second emulator, for the tests that stop or freeze Datastore. */
+  /** An emulator of the file's own, for the tests that stop it: `useServices({ outage: true })`. */
   outage: DatastoreEmulator;
   /** A plain client to look into, or tamper with, the test Redis. */
   redisAdmin: Redis;
 }
 
 /**
- * The real servers a test file uses, started once for the file and stopped after it, pass
- * or fail. Redis is emptied before each test: Module 13's key is the same in every test.
+ * The real servers a test file uses, started once for the file and stopped after it, pass or
+ * fail: the test run's Datastore emulator (one for every file, `with-datastore-emulator`, or
+ * the file's own), a redis-server, and, for a file whose tests stop Datastore, an emulator of
+ * its own to stop. Redis is emptied before each test: a Redis stage's key is the same in every
+ * test.
  */
-export function useServices(): FileServices {
+export function useServices({ outage = false } = {}): FileServices {
   const file = {} as FileServices;
+  let started: Promise<unknown> | undefined;
   before(async () => {
     process.env.METADATA_SERVER_DETECTION = 'none'; // not on Google Cloud: do not probe for it
-    const [emulator, redis, outage] = await Promise.all([
-      startDatastoreEmulator(),
+    started = Promise.all([
+      testEmulator(),
       startRedisServer(),
-      startDatastoreEmulator(),
-    ]);
-    Object.assign(file, {
-      services: { emulator, redis },
-      outage,
-      redisAdmin: new Redis({ host: redis.host, port: redis.port }),
+      outage ? startDatastoreEmulator() : undefined,
+    ]).then(([emulator, redis, ownEmulator]) => {
+      Object.assign(file, {
+        services: { emulator, redis },
+        ...(ownEmulator && { outage: ownEmulator }),
+        redisAdmin: new Redis({ host: redis.host, port: redis.port }),
+      });
+      file.redisAdmin.on('error', () => {}); // some tests stop Redis on purpose
+      return emulator;
     });
-    file.redisAdmin.on('error', () => {}); // some tests stop Redis on purpose
+    await started;
   });
   beforeEach(async () => {
-    // A test that broke Redis may have failed before mending it.
-    file.services.redis.resume();
+    // A test that stopped Redis may have failed before starting it again.
     if (!(await answers(file.services.redis))) await file.services.redis.restart();
     await file.redisAdmin.flushall();
   });
   after(async () => {
+    // When every test of the file is filtered out (npm run check picks a stage's), Node 22 and
+    // 24 run this before `before` has finished: wait for it, or what it starts outlives us.
+    const emulator = (await started?.catch(() => undefined)) as
+      Awaited<ReturnType<typeof testEmulator>> | undefined;
     file.redisAdmin?.disconnect();
-    await Promise.all([
-      file.services?.emulator.stop(),
-      file.services?.redis.stop(),
-      file.outage?.stop(),
-    ]);
+    await Promise.all([emulator?.stop(), file.services?.redis.stop(), file.outage?.stop()]);
   });
   return file;
 }
@@ -96,10 +130,11 @@ export function useServices(): FileServices {
 export interface StageOptions {
   /** Share a Datastore project with another instance; a fresh one by default. */
   projectId?: string;
+  /** Each Datastore call's deadline; the stages' own (5 s) by default. */
   deadlineMs?: number;
-  /** Module 12: the cache to use, so a test can look inside it. */
+  /** A node-cache stage: the cache to use, so a test can look inside it. */
   nodeCache?: NodeCache;
-  /** Module 13: Redis settings other than the test server's own (AUTH, TLS, a dead port). */
+  /** A Redis stage: settings other than the test server's own (AUTH, TLS, a dead port). */
   redisEnv?: NodeJS.ProcessEnv;
 }
 
@@ -111,41 +146,31 @@ export interface RunningStage {
   close(): Promise<void>;
 }
 
+/** The stage's app, built by its own `createApp()` as in production, listening on loopback. */
 export async function startStage(
-  stage: StageName,
+  stage: Stage,
   services: Services,
   options: StageOptions = {},
 ): Promise<RunningStage> {
   const projectId = options.projectId ?? `test-${randomUUID()}`;
   const datastore = datastoreClient({ projectId, apiEndpoint: services.emulator.host });
-  const store = datastoreVisits({ datastore, deadlineMs: options.deadlineMs ?? 2000 });
+  const store = datastoreVisits({
+    datastore,
+    ...(options.deadlineMs && { deadlineMs: options.deadlineMs }),
+  });
+  const { createApp } = await importStage(stage);
   let redis: Redis | undefined;
-  let app;
-  switch (stage) {
-    case 'mod1-baseline': {
-      const { createApp } = await importStage<typeof import('mod1-baseline')>(stage);
-      app = createApp({ store });
-      break;
-    }
-    case 'mod12-memcache': {
-      const { createApp } = await importStage<typeof import('mod12-memcache')>(stage);
-      app = createApp({ store, ...(options.nodeCache && { cache: options.nodeCache }) });
-      break;
-    }
-    case 'mod13-redis': {
-      const env = options.redisEnv ?? services.redis?.env;
-      if (!env) throw new Error('Module 13 needs a Redis server');
-      const { createApp, redisFromEnv } = await importStage<typeof import('mod13-redis')>(stage);
-      redis = redisFromEnv(env);
-      app = createApp({ store, redis }); // at once, as in production: it listens for errors
-      await new Promise<void>((resolve) => {
-        // Start from a connected client, as a warm instance would; a dead Redis never
-        // connects, and then the app must cope without it.
-        redis!.once('ready', resolve);
-        setTimeout(resolve, 1000);
-      });
-      break;
-    }
+  let app: Express;
+  if (stage.cache === 'redis') {
+    const env = options.redisEnv ?? services.redis?.env;
+    if (!env) throw new Error(`${stage.name} needs a Redis server`);
+    redis = (await redisFromEnvOf(stage))(env);
+    app = createApp({ store, redis }); // at once, as in production: it listens for errors
+    // Start from a connected client, as a warm instance would; one that cannot connect (no
+    // Redis there, the wrong password or protocol) says so, and the app must cope without it.
+    await Promise.race([once(redis, 'ready'), once(redis, 'error'), once(redis, 'end')]);
+  } else {
+    app = createApp({ store, ...(options.nodeCache && { cache: options.nodeCache }) });
   }
   const server = await listen(app);
   return {
@@ -160,7 +185,7 @@ export async function startStage(
 }
 
 /** The path of a stage's built server entry (what `npm start` runs in its folder). */
-export function serverEntry(stage: StageName): string {
+export function serverEntry(stage: Stage): string {
   return fileURLToPath(stageModuleUrl(stage, 'server'));
 }
 
@@ -182,7 +207,7 @@ async function answers(redis: RedisServer): Promise<boolean> {
   }
 }
 
-/** GETs as ever-new visitors until the page is served (after Datastore came back). */
+/** GETs as ever-new visitors, every 200 ms, until the page is served (Datastore is back). */
 export async function untilServing(url: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; Date.now() < deadline; attempt++) {
