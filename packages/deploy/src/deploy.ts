@@ -174,13 +174,16 @@ export function placeholderReport(
 
 /**
  * Why the arguments for gcloud cannot be passed on: an empty `--flag=` (or `--flag ''`) is what
- * a shell variable that is not set leaves, as `--project=$PROJECT_ID` does without PROJECT_ID.
+ * a shell variable that is not set leaves, as `--project=$PROJECT_ID` does without PROJECT_ID
+ * (and `--project $PROJECT_ID`, unquoted, leaves `--project` with nothing after it).
  */
 export function emptyArgumentReport(args: readonly string[], readme: string): string | undefined {
   const empty = args.flatMap((arg, index) => {
     const flag = /^(--[\w-]+)=$/.exec(arg)?.[1];
     if (flag) return [flag];
-    return /^--[\w-]+$/.test(arg) && args[index + 1] === '' ? [arg] : [];
+    const next = args[index + 1];
+    const valueless = next === '' || (arg === '--project' && (next ?? '-').startsWith('-'));
+    return /^--[\w-]+$/.test(arg) && valueless ? [arg] : [];
   });
   if (empty.length === 0) return undefined;
   return (

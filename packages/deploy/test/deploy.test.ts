@@ -122,7 +122,13 @@ test('a refused deploy says where the values go: the environment or the deploy f
 
 test('an empty --project (PROJECT_ID not set in the shell) is refused, naming the variable', () => {
   const readme = 'modules/mod1-baseline/README.md';
-  for (const args of [['--project='], ['--project', ''], ['--version=v2', '--project=']]) {
+  for (const args of [
+    ['--project='],
+    ['--project', ''],
+    ['--version=v2', '--project='],
+    ['--project'], // `--project $PROJECT_ID`, unquoted
+    ['--project', '--version=v2'],
+  ]) {
     const report = emptyArgumentReport(args, readme);
     assert.match(
       report ?? '',
@@ -132,6 +138,7 @@ test('an empty --project (PROJECT_ID not set in the shell) is refused, naming th
   }
   assert.match(emptyArgumentReport(['--version='], readme) ?? '', /^--version is empty: /);
   assert.equal(emptyArgumentReport(['--project=p', '--version=v2'], readme), undefined);
+  assert.equal(emptyArgumentReport(['--project', 'p', '--quiet'], readme), undefined);
   assert.equal(emptyArgumentReport([], readme), undefined);
 });
 

@@ -129,6 +129,13 @@ function envWith(values: Record<string, string>, bin?: string): NodeJS.ProcessEn
 
 describe('npm run deploy', () => {
   const MOD13 = join(ROOT, 'modules', 'mod13-redis');
+  /** `npm run deploy -w modules/<stage> -- ARGS…`, typed at the repository root. */
+  const npmDeploy = (stage: string, args: string[], env: NodeJS.ProcessEnv) =>
+    spawnSync('npm', ['run', '--silent', 'deploy', '-w', `modules/${stage}`, '--', ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env,
+    });
 
   test('deploy:prepare builds the folder and prints a gcloud command that works where it was typed', () => {
     const prepare = (cwd: string, args: string[]) =>
@@ -155,11 +162,7 @@ describe('npm run deploy', () => {
   test('with placeholders left in app.yaml it stops before gcloud, naming each and how to get it', (t) => {
     const gcloud = fakeGcloud(t);
     const tracked = readFileSync(join(MOD13, 'app.yaml'), 'utf8');
-    const run = spawnSync(
-      'npm',
-      ['run', '--silent', 'deploy', '-w', 'modules/mod13-redis', '--', '--project=P'],
-      { cwd: ROOT, encoding: 'utf8', env: envWith({}, gcloud.bin) },
-    );
+    const run = npmDeploy('mod13-redis', ['--project=P'], envWith({}, gcloud.bin));
     assert.notEqual(run.status, 0, run.stdout);
     assert.deepEqual(gcloud.calls(), [], 'gcloud never ran');
     const said = run.stderr;
@@ -192,26 +195,13 @@ describe('npm run deploy', () => {
     const gcloud = fakeGcloud(t);
     const tracked = readFileSync(join(MOD13, 'app.yaml'), 'utf8');
     const connector = 'projects/my-project/locations/us-central1/connectors/visitme-connector';
-    const run = spawnSync(
-      'npm',
-      [
-        'run',
-        '--silent',
-        'deploy',
-        '-w',
-        'modules/mod13-redis',
-        '--',
-        '--project=my-project',
-        '--version=v2',
-      ],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-        env: envWith(
-          { REDIS_HOST: '10.0.0.3', REDIS_PORT: '6379', VPC_ACCESS_CONNECTOR: connector },
-          gcloud.bin,
-        ),
-      },
+    const run = npmDeploy(
+      'mod13-redis',
+      ['--project=my-project', '--version=v2'],
+      envWith(
+        { REDIS_HOST: '10.0.0.3', REDIS_PORT: '6379', VPC_ACCESS_CONNECTOR: connector },
+        gcloud.bin,
+      ),
     );
     assert.equal(run.status, 0, run.stderr);
     const deploy = [
@@ -234,11 +224,7 @@ describe('npm run deploy', () => {
 
   test('an empty --project, what an unset PROJECT_ID leaves, is refused before anything runs', (t) => {
     const gcloud = fakeGcloud(t);
-    const run = spawnSync(
-      'npm',
-      ['run', '--silent', 'deploy', '-w', 'modules/mod12-memcache', '--', '--project='],
-      { cwd: ROOT, encoding: 'utf8', env: envWith({}, gcloud.bin) },
-    );
+    const run = npmDeploy('mod12-memcache', ['--project='], envWith({}, gcloud.bin));
     assert.equal(run.status, 2, run.stderr);
     assert.deepEqual(gcloud.calls(), [], 'gcloud never ran');
     assert.equal(
