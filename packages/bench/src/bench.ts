@@ -27,7 +27,7 @@ import {
   type GroupProcess,
   type RedisServer,
 } from '@visitme/harness';
-import { stages } from '@visitme/stage-diff';
+import { stages } from '@visitme/stages';
 import { countRequests, get } from './count.js';
 import { TICKS_PER_SECOND, descendants, machineCpu, processCpu, selfCpu } from './proc.js';
 import {
@@ -120,7 +120,7 @@ try {
     const redisAdmin = new Redis({ host: redis.host, port: redis.port });
     admins.push(redisAdmin);
     const redisPid = Number(/^process_id:(\d+)/m.exec(await redisAdmin.info('server'))?.[1]);
-    for (const name of ['ceiling', ...stages()]) {
+    for (const name of ['ceiling', ...stages().map((stage) => stage.name)]) {
       const port = await freePort();
       const project = `bench-${name}-${index}`;
       const entry =
@@ -285,7 +285,7 @@ try {
   });
 
   const everyRun = allRounds.flatMap(({ runs }) => runs);
-  const warnings = noiseWarnings(summaries, ['ceiling', ...stages()]);
+  const warnings = noiseWarnings(summaries, ['ceiling', ...stages().map((stage) => stage.name)]);
   const neighbours = spread(everyRun.map((run) => run.othersCores));
   if (neighbours.median > 0.1 * machine.cores) {
     warnings.push(

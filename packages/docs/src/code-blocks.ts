@@ -18,11 +18,11 @@
 // longer matches, or when a hunk of a lesson is shown nowhere, so no README can drift from
 // the code.
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { MODULES_DIR, stageDiff, stages } from '@visitme/stage-diff';
+import { dirname, join, relative, resolve } from 'node:path';
+import { stageDiff } from '@visitme/stage-diff';
+import { MODULES_DIR, ROOT, readStage } from '@visitme/stages';
 
-export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+export { ROOT };
 
 // A blank line may stand between the comment and the fence (Prettier puts one there).
 const BLOCK = /<!-- code: ([^#\s]+)#([\w-]+) -->\n\n?```(\w*)\n([\s\S]*?)```/g;
@@ -73,13 +73,12 @@ export function lessonHunks(from: string, to: string, modulesDir = MODULES_DIR):
   });
 }
 
-/** `[START, FINISH]` when `readmePath` is the README of a stage that has a previous stage. */
+/** `[START, FINISH]` when `readmePath` is the README of a stage that starts from another. */
 export function lessonOf(readmePath: string, modulesDir = MODULES_DIR): [string, string] | null {
   const folder = dirname(resolve(readmePath));
   if (resolve(dirname(folder)) !== resolve(modulesDir)) return null;
-  const all = stages(modulesDir);
-  const index = all.indexOf(basename(folder));
-  return index > 0 ? [all[index - 1]!, all[index]!] : null;
+  const stage = readStage(folder);
+  return stage?.start ? [stage.start, stage.name] : null;
 }
 
 /** The contents of every ```diff block in a README. */
@@ -163,7 +162,7 @@ export function countBlocks(readmePath: string): number {
 }
 
 /** The repository's READMEs: the root one and each module's. */
-export function readmes(modulesDir = join(ROOT, 'modules')): string[] {
+export function readmes(modulesDir = MODULES_DIR): string[] {
   return [
     join(ROOT, 'README.md'),
     ...readdirSync(modulesDir)

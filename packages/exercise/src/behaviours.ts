@@ -1,36 +1,25 @@
-// What each stage test checks, in a learner's words, and the README section that explains it.
+// What each stage test checks, in a learner's words, and which kind of behaviour it is: the
+// stage's package.json names the README section that explains each kind (`visitme.explained`).
 // Keyed by the test's own name (a stage prefix such as "mod13-redis: " left off); a test not
 // listed here is still reported, under its own name.
+import type { BehaviourKind } from '@visitme/stages';
 
 export interface Behaviour {
   /** What the learner's code does when the test passes. */
   says: string;
-  /** The README heading that explains it. */
-  section: string;
-  /** Whose README: the stage being checked unless named. */
-  readme?: string;
+  kind: BehaviourKind;
 }
 
-const page = (says: string): Behaviour => ({
-  says,
-  section: 'The application',
-  readme: 'mod1-baseline',
-});
-const cache = (says: string): Behaviour => ({ says, section: 'Application changes' });
-const failsOpen = (says: string): Behaviour => ({
-  says,
-  section: 'The cache fails open',
-  readme: 'mod13-redis',
-});
+const page = (says: string): Behaviour => ({ says, kind: 'page' });
+const cache = (says: string): Behaviour => ({ says, kind: 'cache' });
+const failsOpen = (says: string): Behaviour => ({ says, kind: 'faults' });
+const settings = (says: string): Behaviour => ({ says, kind: 'settings' });
 
 /** Not a stage test: `npm run check` compares the copy's dependencies with the stage's. */
 export const DEPENDENCIES = 'package.json dependencies';
 
 export const BEHAVIOURS: Record<string, Behaviour> = {
-  [DEPENDENCIES]: {
-    says: 'package.json depends on the packages the stage needs',
-    section: 'Configuration changes',
-  },
+  [DEPENDENCIES]: settings('package.json depends on the packages the stage needs'),
 
   // common.test.ts: every stage
   'the page is the original one: the 10 newest visits, newest first': page(
@@ -134,29 +123,21 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'a wrong type under "visits" before every page: logged once, and its end once': failsOpen(
     'a Redis list put back under "visits" again and again is one warning',
   ),
-  'AUTH: with REDIS_PASSWORD the cache works; without it, pages are still served': {
-    says: "Memorystore's AUTH string (REDIS_PASSWORD) is used",
-    section: 'Configuration changes',
-    readme: 'mod13-redis',
-  },
-  'TLS: with REDIS_TLS_CA (in-transit encryption) the cache works': {
-    says: "Memorystore's in-transit encryption (REDIS_TLS_CA) is used",
-    section: 'Configuration changes',
-    readme: 'mod13-redis',
-  },
+  'AUTH: with REDIS_PASSWORD the cache works; without it, pages are still served': settings(
+    "Memorystore's AUTH string (REDIS_PASSWORD) is used",
+  ),
+  'TLS: with REDIS_TLS_CA (in-transit encryption) the cache works': settings(
+    "Memorystore's in-transit encryption (REDIS_TLS_CA) is used",
+  ),
   'a Redis that was never there: pages are served from the first request on': failsOpen(
     'with no Redis at all, pages are served from the first request on',
   ),
-  'a REDIS_PORT that is not a decimal port is refused at start, naming it': {
-    says: 'a REDIS_PORT that is not a port number is refused at start, saying so',
-    section: 'Configuration changes',
-    readme: 'mod13-redis',
-  },
-  'a REDIS_TLS_CA that cannot be read is refused at start, naming it': {
-    says: 'a REDIS_TLS_CA file that cannot be read is refused at start, saying so',
-    section: 'Configuration changes',
-    readme: 'mod13-redis',
-  },
+  'a REDIS_PORT that is not a decimal port is refused at start, naming it': settings(
+    'a REDIS_PORT that is not a port number is refused at start, saying so',
+  ),
+  'a REDIS_TLS_CA that cannot be read is refused at start, naming it': settings(
+    'a REDIS_TLS_CA file that cannot be read is refused at start, saying so',
+  ),
   'SET refused (an ACL without set): one warning for any number of pages, one line when it works again':
     failsOpen('a Redis that refuses SET (an ACL) is one warning, not one per page'),
   'SET refused (maxmemory reached (noeviction)): one warning for any number of pages, one line when it works again':

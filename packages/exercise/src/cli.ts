@@ -4,17 +4,15 @@ import { watch } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs, styleText } from 'node:util';
 import {
-  RedisUnavailableError,
-  spawnGroup,
-  startDatastoreEmulator,
-  startRedisServer,
-  untilListening,
-  type DatastoreEmulator,
-  type RedisServer,
+  startLocalServices,
+  startServer,
+  type GroupProcess,
+  type LocalServices,
 } from '@visitme/harness';
-import { MODULES_DIR } from '@visitme/stage-diff';
+import { portNumber } from '@visitme/shared';
 import {
   buildCopy,
+  causes,
   checkCopy,
   checkDependencies,
   createCopy,
@@ -53,13 +51,16 @@ const say = (text: string) => process.stdout.write(`${text}\n`);
 const shown = (dir: string) => relative(process.cwd(), dir) || dir;
 
 let chosen: Exercise;
+let port = DEFAULT_PORT;
 try {
   chosen = exercise(positionals[0]!);
+  if (values.port !== undefined) port = portNumber(values.port, '--port');
 } catch (error) {
   process.stderr.write(`${(error as Error).message}\n`);
   process.exit(2);
 }
-const short = chosen.stage.split('-')[0]!;
+const { stage, start: startStage } = chosen;
+const short = stage.name.split('-')[0]!;
 
 if (command === 'check') {
   process.exitCode = await check();
@@ -70,29 +71,32 @@ if (command === 'check') {
   const made = createCopy(chosen, { reset: values.reset ?? false });
   const where = shown(chosen.dir);
   if (!made) {
-    say(`${where} exists already: your work is kept. To start again from ${chosen.start}:`);
+    say(`${where} exists already: your work is kept. To start again from ${startStage.name}:`);
     say(`  npm run exercise -- ${short} --reset`);
   } else {
-    say(`${where} is a copy of ${chosen.start}, the START of ${chosen.stage}.`);
+    say(`${where} is a copy of ${startStage.name}, the START of ${stage.name}.`);
     say(
-      `Make ${chosen.stage}'s change there (its README: ${shown(join(MODULES_DIR, chosen.stage, 'README.md'))}), then:`,
+      `Make ${stage.name}'s change there (its README: ${shown(join(stage.dir, 'README.md'))}), then:`,
     );
     say(
-      `  npm run check -- ${short}              the tests ${chosen.stage} is held to, against your copy`,
+      `  npm run check -- ${short}              the tests ${stage.name} is held to, against your copy`,
     );
     say(
       `  npm run exercise -- ${short} --start   run your copy (Datastore emulator, Redis) on port ${DEFAULT_PORT}`,
     );
-    say(`  npm run diff -- exercise ${short}      your copy against the official ${chosen.stage}`);
-    say(`  npm run exercise -- ${short} --reset   start again from ${chosen.start}`);
+    say(`  npm run diff -- exercise ${short}      your copy against the official ${stage.name}`);
+    say(`  npm run exercise -- ${short} --reset   start again from ${startStage.name}`);
   }
 }
 
-/** Builds and checks the copy; the exit code: 0 only when every behaviour passes. */
+/**
+ * Builds and checks the copy, then says what to do next: each cause that fails several
+ * behaviours once, first, then every behaviour. The exit code: 0 only when every one passes.
+ */
 async function check(): Promise<number> {
   const where = shown(chosen.dir);
   if (createCopy(chosen))
-    say(`There was no exercise yet: ${where} is now a copy of ${chosen.start}.`);
+    say(`There was no exercise yet: ${where} is now a copy of ${startStage.name}.`);
   say(paint('bold', `Building ${where}…`));
   if (!buildCopy(chosen.dir).ok) {
     say(paint('red', `✗ ${where} does not compile: the compiler's messages are above.`));
@@ -101,21 +105,35 @@ async function check(): Promise<number> {
   say(
     paint(
       'bold',
-      `Checking it with ${chosen.stage}'s own tests (a real Datastore emulator and redis-server)…`,
+      `Checking it with ${stage.name}'s own tests (a real Datastore emulator and redis-server)…`,
     ),
   );
-  const show = (result: Result) => {
-    say(paint(result.passed ? 'green' : 'red', result.line));
-    if (result.reason) say(paint('dim', `    ${result.reason}`));
+  let checked = 0;
+  const progress = () => {
+    if (process.stdout.isTTY) process.stdout.write(`\r${++checked} behaviours checked…`);
   };
-  const dependencies = checkDependencies(chosen);
-  show(dependencies);
-  const results = [dependencies, ...(await checkCopy(chosen, show))];
-  const passed = results.filter((result) => result.passed).length;
+  const results = [checkDependencies(chosen), ...(await checkCopy(chosen, progress))];
+  if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
   if (results.length === 1) {
     say(paint('red', '✗ no behaviour was checked: the tests did not run.'));
     return 1;
   }
+  const first = causes(results);
+  if (first.length > 0) {
+    say(paint('bold', '\nNext:'));
+    for (const [index, { reason, where, count }] of first.entries()) {
+      const many = count > 1 ? ` (${count} behaviours wait on this)` : '';
+      say(`  ${index + 1}. ${reason}${many}: ${where}`);
+    }
+    say('');
+  }
+  for (const result of results) {
+    say(paint(result.passed ? 'green' : 'red', result.line));
+    const cause = first.findIndex(({ reason }) => reason === result.reason);
+    if (cause >= 0) say(paint('dim', `    see ${cause + 1} above`));
+    else if (result.reason) say(paint('dim', `    ${result.reason}`));
+  }
+  const passed = results.filter((result) => result.passed).length;
   if (passed === results.length) {
     say(
       paint(
@@ -153,64 +171,59 @@ function watchAndCheck() {
   });
 }
 
-/** Builds the copy and runs its server as `npm start` runs a stage, until Ctrl-C. */
+/**
+ * Builds the copy and runs its server as `npm start` runs a stage, until Ctrl-C or SIGTERM,
+ * which stop everything it started, and it says so.
+ */
 async function start() {
   createCopy(chosen);
   if (!buildCopy(chosen.dir).ok) {
     say(`✗ ${shown(chosen.dir)} does not compile: the compiler's messages are above.`);
     process.exit(1);
   }
-  const port = Number(values.port ?? DEFAULT_PORT);
-  let emulator: DatastoreEmulator | undefined;
-  let redis: RedisServer | undefined;
-  let server: ReturnType<typeof spawnGroup> | undefined;
+  let services: LocalServices | undefined;
+  let server: GroupProcess | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     await server?.stop(10_000);
-    await Promise.all([emulator?.stop(), redis?.stop()]);
+    await services?.stop();
+    say('Stopped your copy and the servers it used.');
     process.exit(code);
   };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: String(port),
-    METADATA_SERVER_DETECTION: 'none',
-  };
   try {
-    if (!env.DATASTORE_EMULATOR_HOST) {
-      emulator = await startDatastoreEmulator();
-      env.DATASTORE_EMULATOR_HOST = emulator.host;
-    }
-    env.GOOGLE_CLOUD_PROJECT ??= 'visitme-exercise';
-    if (!env.REDIS_HOST) {
-      try {
-        redis = await startRedisServer();
-        Object.assign(env, redis.env);
-      } catch (error) {
-        if (!(error instanceof RedisUnavailableError)) throw error;
-        say(`No redis-server here (${error.message}): the copy runs without Redis.`);
-      }
-    }
-    server = spawnGroup(process.execPath, [join(chosen.dir, 'dist', 'src', 'server.js')], {
-      env,
-      onOutput: (chunk) => process.stdout.write(chunk),
-    });
+    // The copy's dependencies say whether it caches in Redis yet; Redis is there either way.
+    services = await startLocalServices({ redis: true, fallBack: true, say });
+    server = await startServer(
+      shown(chosen.dir),
+      process.execPath,
+      [join(chosen.dir, 'dist', 'src', 'server.js')],
+      port,
+      {
+        env: {
+          ...process.env,
+          GOOGLE_CLOUD_PROJECT: 'visitme-exercise',
+          ...services.env,
+          PORT: String(port),
+        },
+        onOutput: (chunk) => process.stdout.write(chunk),
+      },
+    );
     server.child.once('exit', (code, signal) => {
       if (stopping) return;
       say(`Your copy exited (${signal ?? `code ${code}`}).`);
       void stop(1);
     });
-    await untilListening(shown(chosen.dir), port, server);
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);
     await stop(1);
+    return;
   }
   say(
-    `Your ${chosen.stage}: http://localhost:${port}/  (Datastore emulator at ${env.DATASTORE_EMULATOR_HOST}` +
-      (env.REDIS_HOST ? `, Redis at ${env.REDIS_HOST}:${env.REDIS_PORT ?? 6379})` : ')'),
+    `Your ${stage.name}: http://localhost:${port}/  (${[services.datastore, services.redis].filter(Boolean).join(', ')})`,
   );
   say('Ctrl-C stops it.');
 }

@@ -5,13 +5,18 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { inspect } from 'node:util';
 import { run } from 'node:test';
-import { MODULES_DIR, exercisesDir, resolveStage, stages } from '@visitme/stage-diff';
+import {
+  exercisesDir,
+  findStage,
+  readmeName,
+  startOf,
+  stages,
+  type BehaviourKind,
+  type Stage,
+} from '@visitme/stages';
 import { BEHAVIOURS, DEPENDENCIES, behaviourKey } from './behaviours.js';
-
-export const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
 // What a copy leaves out: build output and installs, and the START's README, which
 // describes the START stage and not the lesson (read the FINISH stage's README for that).
@@ -19,32 +24,33 @@ const NOT_COPIED = new Set(['dist', 'node_modules', '.turbo', '.deploy', 'README
 
 export interface Exercise {
   /** The FINISH stage, whose tests the copy is held to. */
-  stage: string;
+  stage: Stage;
   /** The stage the copy starts from. */
-  start: string;
+  start: Stage;
   dir: string;
 }
 
-/** `mod13`, `13` or `mod13-redis`: the exercise of making that stage from the one before. */
+/** `mod13`, `13` or `mod13-redis`: the exercise of making that stage from its START. */
 export function exercise(name: string): Exercise {
   const all = stages();
-  const stage = resolveStage(name, all);
-  const index = all.indexOf(stage);
-  if (index === 0) {
-    const next = all.slice(1).join(', ');
-    throw new Error(`${stage} is where the codelabs start: it has no START here. Try ${next}.`);
+  const stage = findStage(name, all);
+  const start = startOf(stage, all);
+  if (!start) {
+    const others = all.filter((other) => other.start).map((other) => other.name);
+    throw new Error(
+      `${stage.name} is where the codelabs start: it has no START here. Try ${others.join(', ')}.`,
+    );
   }
-  return { stage, start: all[index - 1]!, dir: join(exercisesDir(), stage) };
+  return { stage, start, dir: join(exercisesDir(), stage.name) };
 }
 
 /** Copies START into the exercise folder; `false` when the copy is there already. */
 export function createCopy({ start, dir }: Exercise, { reset = false } = {}): boolean {
   if (existsSync(dir) && !reset) return false;
   rmSync(dir, { recursive: true, force: true });
-  const from = join(MODULES_DIR, start);
-  cpSync(from, dir, {
+  cpSync(start.dir, dir, {
     recursive: true,
-    filter: (path) => path === from || !NOT_COPIED.has(basename(path)),
+    filter: (path) => path === start.dir || !NOT_COPIED.has(basename(path)),
   });
   return true;
 }
@@ -63,15 +69,15 @@ export function buildCopy(dir: string, stdio: 'inherit' | 'pipe' = 'inherit') {
 }
 
 // The stage-tests files that hold a stage's behaviour (not its deploy folder, its load and
-// fault suite, or the browser), and for a file that tests one stage only, that stage. Tests
-// of the other files run when their name, or their describe()'s, starts with the stage's.
-export const BEHAVIOUR_FILES: Record<string, string | undefined> = {
-  'common.test.js': undefined,
-  'caching.test.js': undefined,
-  'redis.test.js': 'mod13-redis',
-  'server.test.js': undefined,
-  'poison.test.js': undefined,
-};
+// fault suite, or the browser). Every test in them is named for the stage it checks (its
+// describe(), or a `<stage>: ` prefix), so a stage's own are picked out by name.
+export const BEHAVIOUR_FILES = [
+  'common.test.js',
+  'caching.test.js',
+  'redis.test.js',
+  'server.test.js',
+  'poison.test.js',
+];
 export const OTHER_FILES = [
   'browser.test.js',
   'deploy.test.js',
@@ -89,15 +95,16 @@ export const STAGE_TESTS_DIR = join(
  * not list still runs here (the workspace installed it), but would not on App Engine.
  */
 export function checkDependencies({ stage, dir }: Exercise): Result {
-  const names = (folder: string) =>
-    Object.keys(JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).dependencies ?? {});
-  const [wanted, listed] = [names(join(MODULES_DIR, stage)), names(dir)];
+  const listed = Object.keys(
+    JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).dependencies ?? {},
+  );
+  const wanted = Object.keys(stage.dependencies);
   const missing = wanted.filter((name) => !listed.includes(name));
   const extra = listed.filter((name) => !wanted.includes(name));
   const result = report(stage, DEPENDENCIES, missing.length + extra.length === 0);
   if (result.passed) return result;
   const reasons = [
-    ...(missing.length ? [`add ${missing.join(', ')}`] : []),
+    ...(missing.length ? [`add ${missing.join(', ')} to package.json's dependencies`] : []),
     ...(extra.length
       ? [`${extra.join(', ')} ${extra.length > 1 ? 'are' : 'is'} not needed any more`]
       : []),
@@ -111,7 +118,11 @@ export interface Result {
   passed: boolean;
   /** In the learner's words, with where to read about it; the test's name if not listed. */
   line: string;
-  /** Why it failed: the first line of the failure. */
+  /** Where its README explains it: `Module 13 README, Application changes`. */
+  where: string;
+  /** What kind of behaviour it is, when the table knows it. */
+  kind?: BehaviourKind;
+  /** Why it failed, in one line. */
   reason?: string;
 }
 
@@ -122,30 +133,27 @@ export async function checkCopy(
 ): Promise<Result[]> {
   const results: Result[] = [];
   const previous = process.env.VISITME_STAGE_DIR;
-  process.env.VISITME_STAGE_DIR = `${stage}=${dir}`; // the test processes inherit it
+  process.env.VISITME_STAGE_DIR = `${stage.name}=${dir}`; // the test processes inherit it
   try {
-    for (const [file, only] of Object.entries(BEHAVIOUR_FILES)) {
-      if (only && only !== stage) continue;
-      const stream = run({
-        files: [join(STAGE_TESTS_DIR, file)],
-        concurrency: 1,
-        ...(!only && { testNamePatterns: [new RegExp(`^${stage}(: |$)`)] }),
-      });
-      stream.on('test:pass', (event) => {
-        if (event.skip === undefined && event.details.type !== 'suite') {
-          results.push(report(stage, event.name, true));
-          onResult(results.at(-1)!);
-        }
-      });
-      stream.on('test:fail', (event) => {
-        if (event.details.type === 'suite') return;
-        const error = event.details.error as Error & { cause?: unknown };
-        const cause = error.cause instanceof Error ? error.cause : error;
-        results.push({ ...report(stage, event.name, false), reason: reason(cause, dir) });
+    const stream = run({
+      files: BEHAVIOUR_FILES.map((file) => join(STAGE_TESTS_DIR, file)),
+      concurrency: 1,
+      testNamePatterns: [new RegExp(`^${stage.name}(: |$)`)],
+    });
+    stream.on('test:pass', (event) => {
+      if (event.skip === undefined && event.details.type !== 'suite') {
+        results.push(report(stage, event.name, true));
         onResult(results.at(-1)!);
-      });
-      for await (const _ of stream); // the listeners above report; this waits for the end
-    }
+      }
+    });
+    stream.on('test:fail', (event) => {
+      if (event.details.type === 'suite') return;
+      const error = event.details.error as Error & { cause?: unknown };
+      const cause = error.cause instanceof Error ? error.cause : error;
+      results.push({ ...report(stage, event.name, false), reason: reason(cause, dir) });
+      onResult(results.at(-1)!);
+    });
+    for await (const _ of stream); // the listeners above report; this waits for the end
   } finally {
     if (previous === undefined) delete process.env.VISITME_STAGE_DIR;
     else process.env.VISITME_STAGE_DIR = previous;
@@ -154,27 +162,59 @@ export async function checkCopy(
 }
 
 /** One result line: the behaviour in the learner's words, or the test's own name. */
-export function report(stage: string, name: string, passed: boolean): Result {
-  const behaviour = BEHAVIOURS[behaviourKey(name, stage)];
-  const where = readmeName(behaviour?.readme ?? stage);
-  const line = behaviour
-    ? `${passed ? '✓' : '✗'} ${behaviour.says}: ${where}, ${behaviour.section}`
-    : `${passed ? '✓' : '✗'} ${behaviourKey(name, stage)}: ${where}`;
-  return { name, passed, line };
-}
-
-/** `mod13-redis` → `Module 13 README`. */
-export function readmeName(stage: string): string {
-  return `Module ${/^mod(\d+)/.exec(stage)?.[1] ?? stage} README`;
+export function report(stage: Stage, name: string, passed: boolean): Result {
+  const behaviour = BEHAVIOURS[behaviourKey(name, stage.name)];
+  const section = behaviour && stage.explained[behaviour.kind];
+  const where = section ? `${readmeName(stage)}, ${section}` : readmeName(stage);
+  const says = behaviour?.says ?? behaviourKey(name, stage.name);
+  const line = `${passed ? '✓' : '✗'} ${says}: ${where}`;
+  return { name, passed, where, line, ...(behaviour && { kind: behaviour.kind }) };
 }
 
 /** The `## ` headings of a stage's README. */
-export function readmeSections(stage: string): string[] {
-  const text = readFileSync(join(MODULES_DIR, stage, 'README.md'), 'utf8');
+export function readmeSections(stage: Stage): string[] {
+  const text = readFileSync(join(stage.dir, 'README.md'), 'utf8');
   return [...text.matchAll(/^## (.+)$/gm)].map((match) => match[1]!.trim());
 }
 
-/** The first line of a failure; a file the tests load that the copy lacks, said plainly. */
+export interface Cause {
+  /** What to do, in one line. */
+  reason: string;
+  /** Where the README explains it. */
+  where: string;
+  /** How many behaviours fail for it. */
+  count: number;
+}
+
+/**
+ * What a learner should do next: each reason that fails several behaviours (or their
+ * dependencies), once, with how many it fails, the dependencies first (the lesson starts
+ * there), then by how many they fail.
+ */
+export function causes(results: Result[]): Cause[] {
+  const byReason = new Map<string, Cause>();
+  for (const result of results) {
+    if (result.passed || !result.reason) continue;
+    const cause = byReason.get(result.reason) ?? {
+      reason: result.reason,
+      where: result.where,
+      count: 0,
+    };
+    cause.count += 1;
+    byReason.set(result.reason, cause);
+  }
+  const dependencies = results.find((result) => result.name === DEPENDENCIES && !result.passed);
+  return [...byReason.values()]
+    .map(({ reason, where, count }) => ({ reason, where, count }))
+    .filter((cause) => cause.count > 1 || cause.reason === dependencies?.reason)
+    .sort(
+      (a, b) =>
+        Number(b.reason === dependencies?.reason) - Number(a.reason === dependencies?.reason) ||
+        b.count - a.count,
+    );
+}
+
+/** The first line of a failure, in words about the learner's code, never the tests' own paths. */
 function reason(error: Error, dir: string): string {
   const missing = /^Cannot find module '([^']+)'/.exec(error.message)?.[1];
   const built = join(dir, 'dist', 'src') + sep;
@@ -185,7 +225,8 @@ function reason(error: Error, dir: string): string {
   // From the test process an assertion arrives as a plain Error with the assertion's fields.
   const { code, generatedMessage, actual, expected } = error as Partial<AssertionError>;
   if (code === 'ERR_ASSERTION' && generatedMessage) {
-    const shown = (value: unknown) => inspect(value, { breakLength: Infinity }).slice(0, 100);
+    const shown = (value: unknown) =>
+      value instanceof Error ? value.message : inspect(value, { breakLength: Infinity });
     return `expected ${shown(expected)}, got ${shown(actual)}`;
   }
   return error.message.trim().split('\n')[0] ?? '';

@@ -18,12 +18,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { freePort, get, listItems } from '@visitme/harness';
-import { MODULES_DIR, lessonFiles } from '@visitme/stage-diff';
+import { lessonFiles } from '@visitme/stage-diff';
+import { ROOT, findStage, stages } from '@visitme/stages';
 import { BEHAVIOURS, DEPENDENCIES } from '../src/behaviours.js';
 import {
   BEHAVIOUR_FILES,
   OTHER_FILES,
-  ROOT,
   STAGE_TESTS_DIR,
   readmeSections,
   report,
@@ -66,10 +66,21 @@ function behaviours(output: string) {
 
 const says = (name: keyof typeof BEHAVIOURS) => BEHAVIOURS[name]!.says;
 
-test('every behaviour points at a README section that exists', () => {
-  for (const [name, { readme, section }] of Object.entries(BEHAVIOURS)) {
-    for (const stage of readme ? [readme] : ['mod12-memcache', 'mod13-redis']) {
-      assert.ok(readmeSections(stage).includes(section), `${name}: "${section}" in ${stage}`);
+test("every stage's README has the sections its package.json says explain its behaviours", () => {
+  for (const stage of stages()) {
+    for (const [kind, section] of Object.entries(stage.explained)) {
+      assert.ok(readmeSections(stage).includes(section), `${stage.name}: ${kind}: "${section}"`);
+    }
+  }
+  // What the checks use: every kind of behaviour has its section in each stage with a START.
+  const kinds = new Set(Object.values(BEHAVIOURS).map(({ kind }) => kind));
+  for (const stage of stages().filter((stage) => stage.start)) {
+    for (const kind of kinds) {
+      if (kind === 'faults' && stage.cache !== 'redis') continue; // failing open is Redis's
+      assert.ok(
+        stage.explained[kind],
+        `${stage.name} says where its ${kind} behaviours are explained`,
+      );
     }
   }
 });
@@ -77,19 +88,20 @@ test('every behaviour points at a README section that exists', () => {
 test('a behaviour reads as the table says; a test not in the table still gets its line', () => {
   const sigterm =
     'mod13-redis: SIGTERM lets the in-flight request finish, refuses new ones, exits 0';
+  const mod13 = findStage('mod13-redis');
   assert.equal(
-    report('mod13-redis', sigterm, true).line,
-    `✓ ${says('SIGTERM lets the in-flight request finish, refuses new ones, exits 0')}: Module 1 README, The application`,
+    report(mod13, sigterm, true).line,
+    `✓ ${says('SIGTERM lets the in-flight request finish, refuses new ones, exits 0')}: Module 13 README, ${mod13.explained.page}`,
   );
   assert.equal(
-    report('mod12-memcache', 'a test written after the table', false).line,
+    report(findStage('mod12-memcache'), 'a test written after the table', false).line,
     '✗ a test written after the table: Module 12 README',
   );
 });
 
 test('every stage-tests file is either checked or named as not a behaviour file', () => {
   const files = readdirSync(STAGE_TESTS_DIR).filter((file) => file.endsWith('.test.js'));
-  assert.deepEqual(files.sort(), [...Object.keys(BEHAVIOUR_FILES), ...OTHER_FILES].sort());
+  assert.deepEqual(files.sort(), [...BEHAVIOUR_FILES, ...OTHER_FILES].sort());
 });
 
 test('exercise: a copy of START, kept when asked again, START again with --reset, ignored by git', () => {
@@ -141,22 +153,41 @@ for (const [stage, start, short] of [
   ['mod12-memcache', 'mod1-baseline', 'mod12'],
 ] as const) {
   describe(`${stage}, from ${start}`, () => {
-    test('check: the untouched copy fails, naming what is missing and where to read', () => {
+    test('check: the untouched copy fails, saying each cause once, first, in its own README', () => {
       cli('exercise', short, '--reset');
       const check = cli('check', short);
       assert.equal(check.status, 1, check.output);
       const { passed, failed } = behaviours(check.output);
-      const readme = `Module ${short.slice(3)} README, Application changes`;
+      const readme = `Module ${short.slice(3)} README`;
       assert.ok(
         failed.includes(
-          `✗ ${says('one visitor, many requests: one Visit; a second visitor: one more')}: ${readme}`,
+          `✗ ${says('one visitor, many requests: one Visit; a second visitor: one more')}: ${readme}, Application changes`,
         ),
         check.output,
       );
-      // The dependency the lesson adds (node-cache, ioredis) is named, with what to do.
-      const dependencies = `✗ ${says(DEPENDENCIES)}: Module ${short.slice(3)} README, Configuration changes`;
+      // What to do next comes first, each cause once: the dependency the lesson adds
+      // (node-cache, ioredis), with where the README explains it.
+      const next = /^Next:\n((?: {2}\d+\. .+\n)+)/m.exec(check.output)?.[1] ?? '';
+      assert.match(
+        next,
+        new RegExp(
+          `^ {2}1\\. add (node-cache|ioredis) to package\\.json's dependencies.*: ${readme}, Configuration changes$`,
+          'm',
+        ),
+        check.output,
+      );
+      for (const cause of next.trimEnd().split('\n')) {
+        const reason = cause
+          .replace(/^ {2}\d+\. /, '')
+          .replace(/( \(\d+ behaviours wait on this\))?: Module .*$/, '');
+        assert.equal(check.output.split(reason).length - 1, 1, `said once: ${reason}`);
+      }
+      assert.ok(next.split('\n').length - 1 <= 3, `a few causes, not one per behaviour:\n${next}`);
+      const dependencies = `✗ ${says(DEPENDENCIES)}: ${readme}, Configuration changes`;
       assert.ok(failed.includes(dependencies), check.output);
-      assert.match(check.output, /^ {4}add (node-cache|ioredis)\b/m);
+      // Every behaviour points into this stage's README, in plain words about the app.
+      assert.doesNotMatch(check.output, new RegExp(`Module (?!${short.slice(3)} )\\d+ README`));
+      assert.doesNotMatch(check.output, /packages\/|dist\/test|\.js:\d+|\bat \w+ \(/);
       assert.match(
         check.output,
         new RegExp(
@@ -185,6 +216,7 @@ for (const [stage, start, short] of [
           `✓ ${says('a returning visitor is served from the cache even while Datastore is down')}: Module ${short.slice(3)} README, Application changes`,
         ),
       );
+      assert.doesNotMatch(check.output, /^Next:/m, 'nothing left to do');
       assert.match(check.output, new RegExp(`^All ${passed.length} behaviours pass\\.`, 'm'));
 
       const diff = spawnSync(process.execPath, [DIFF_CLI, 'exercise', short], {

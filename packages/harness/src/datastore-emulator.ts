@@ -57,13 +57,25 @@ function commandWorks(command: string, args: string[]): boolean {
   }
 }
 
-/** A running Cloud Datastore emulator, on loopback, in its own process group. */
-export interface DatastoreEmulator extends Restartable {
+/** A Datastore emulator that answers at `host`. */
+export interface EmulatorAddress {
   /** `host:port`, the value of `DATASTORE_EMULATOR_HOST`. */
   readonly host: string;
   readonly port: number;
   /** How many entities of `kind` project `projectId` holds, asked of the emulator itself. */
   count(projectId: string, kind: string): Promise<number>;
+}
+
+/** A running Cloud Datastore emulator, on loopback, in its own process group. */
+export interface DatastoreEmulator extends EmulatorAddress, Restartable {}
+
+/** The emulator answering at `host` (`127.0.0.1:8432`), started by someone else. */
+export function emulatorAt(host: string): EmulatorAddress {
+  return {
+    host,
+    port: Number(host.slice(host.lastIndexOf(':') + 1)),
+    count: (projectId, kind) => countEntities(host, projectId, kind),
+  };
 }
 
 export interface DatastoreEmulatorOptions {
@@ -92,12 +104,22 @@ export async function startDatastoreEmulator(
     ready: () => healthy(host),
     timeoutMs,
   });
-  return {
-    ...server,
-    host,
-    port,
-    count: (projectId, kind) => countEntities(host, projectId, kind),
-  };
+  return { ...server, ...emulatorAt(host) };
+}
+
+/** Set for a command run by `with-datastore-emulator`: the emulator its test files share. */
+export const TEST_EMULATOR_VARIABLE = 'VISITME_TEST_DATASTORE';
+
+/**
+ * The Datastore emulator for a test file: the one its test run shares, when the run has one
+ * (`with-datastore-emulator node --test …`), otherwise one of its own. Each test keeps to its
+ * own Datastore project, so files never see each other's entities. `stop()` stops an own
+ * emulator only.
+ */
+export async function testEmulator(): Promise<EmulatorAddress & { stop(): Promise<void> }> {
+  const shared = process.env[TEST_EMULATOR_VARIABLE];
+  if (shared) return { ...emulatorAt(shared), stop: async () => {} };
+  return startDatastoreEmulator();
 }
 
 async function healthy(host: string): Promise<boolean> {

@@ -1,9 +1,12 @@
 export {
   EmulatorUnavailableError,
+  emulatorAt,
   findDatastoreEmulator,
   startDatastoreEmulator,
+  testEmulator,
   type DatastoreEmulator,
   type DatastoreEmulatorOptions,
+  type EmulatorAddress,
 } from './datastore-emulator.js';
 export {
   canListen,
@@ -11,10 +14,12 @@ export {
   isListening,
   spawnGroup,
   startRestartable,
+  startServer,
   untilListening,
   type GroupProcess,
   type Restartable,
 } from './process-group.js';
+export { startGate, type Gate } from './gate.js';
 export { get, listItems, listen, sendGet, type Response } from './http-client.js';
 export {
   RedisUnavailableError,
@@ -23,3 +28,8 @@ export {
   type RedisServer,
   type RedisServerOptions,
 } from './redis-server.js';
+export {
+  startLocalServices,
+  type LocalServices,
+  type LocalServicesOptions,
+} from './local-services.js';

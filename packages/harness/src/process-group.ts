@@ -229,6 +229,47 @@ export function isListening(port: number, host = '127.0.0.1'): Promise<boolean> 
   });
 }
 
+/**
+ * Starts a VisitMe server (a stage's server entry, say, run as `node <entry>` or `npm start`)
+ * in its own process group, and resolves once it has said it listens on `port` (its JSON log
+ * line `Listening on port N`): the moment a person could use it. Fails with what it printed if
+ * it exits first, or after `timeoutMs`.
+ */
+export async function startServer(
+  name: string,
+  command: string,
+  args: string[],
+  port: number,
+  options: SpawnOptions & { timeoutMs?: number } = {},
+): Promise<GroupProcess> {
+  const listening = `"message":"Listening on port ${port}"`;
+  let said = '';
+  let heard!: () => void;
+  const heardIt = new Promise<void>((resolve) => (heard = resolve));
+  const server = spawnGroup(command, args, {
+    ...options,
+    onOutput: (chunk) => {
+      said += chunk.toString();
+      if (said.includes(listening)) heard();
+      said = said.slice(-listening.length); // enough to find it split between two chunks
+      options.onOutput?.(chunk);
+    },
+  });
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    heardIt.then(() => 'listening' as const),
+    new Promise<'exited'>((resolve) => server.child.once('exit', () => resolve('exited'))),
+    new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), timeoutMs))),
+  ]);
+  clearTimeout(timer);
+  if (outcome === 'listening') return server;
+  await server.kill();
+  const why =
+    outcome === 'exited' ? 'exited before it listened' : `did not listen within ${timeoutMs} ms`;
+  throw new Error(`${name} ${why}:\n${server.output()}`);
+}
+
 /** Polls `check` until it is true, the process exits, or time runs out. */
 export async function waitUntil(
   what: string,

@@ -4,7 +4,15 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { freePort, isListening, sendGet, startDatastoreEmulator } from '../src/index.js';
+import {
+  freePort,
+  get,
+  isListening,
+  listen,
+  sendGet,
+  startDatastoreEmulator,
+  startGate,
+} from '../src/index.js';
 
 /** The PIDs of every process whose command line mentions this port. */
 function processesOnPort(port: number): number[] {
@@ -171,4 +179,28 @@ test('the reaper keeps no test process alive', { timeout: 30_000 }, async () => 
   const { child } = await testFileWithEmulator('await emulator.stop();');
   const [code] = await once(child, 'exit');
   assert.equal(code, 0, 'it exits by itself once its work is done');
+});
+
+test('a held gate keeps every byte from the server until released, and says when a request waits', async () => {
+  let received = 0;
+  const target = await listen((_req, res) => {
+    received += 1;
+    res.end('answered');
+  });
+  const port = Number(new URL(target.url).port);
+  const gate = await startGate({ port });
+  try {
+    assert.equal((await get(`http://${gate.host}/`)).body, 'answered');
+    gate.hold();
+    const waiting = get(`http://${gate.host}/`);
+    await gate.untilHeld();
+    // The request is in the gate, not in the server: nothing can have answered it.
+    assert.equal(received, 1, 'the server never saw the held request');
+    gate.release();
+    assert.equal((await waiting).body, 'answered');
+    assert.equal(received, 2);
+  } finally {
+    await gate.close();
+    await target.close();
+  }
 });

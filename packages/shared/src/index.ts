@@ -11,7 +11,7 @@ export {
 } from './http.js';
 export { log, type Severity } from './log.js';
 export { ctime, views } from './page.js';
-export { fileSetting, portSetting } from './settings.js';
+export { fileSetting, portNumber, portSetting } from './settings.js';
 export { addServerTiming } from './timing.js';
 export {
   MAX_VISITOR_LENGTH,

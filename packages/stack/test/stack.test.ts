@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { Redis } from 'ioredis';
 import { freePort, get, isListening, listItems } from '@visitme/harness';
-import { discoverModules } from '../src/stack.js';
+import { stages } from '@visitme/stages';
 
 const STACK = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -34,6 +35,15 @@ async function startStack(
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { stack, output: () => output };
+}
+
+/** This environment, without a Datastore emulator or Redis of the user's: the stack starts its own. */
+function ownServices(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ['DATASTORE_EMULATOR_HOST', 'REDIS_HOST', 'REDIS_PORT', 'VISITME_STORE']) {
+    delete env[name];
+  }
+  return env;
 }
 
 async function stopStack(stack: ChildProcess) {
@@ -93,66 +103,58 @@ async function survivors(before: ProcessInfo[], timeoutMs = 10_000): Promise<Pro
   }
 }
 
-test('modules are found in stage order, by stage number', () => {
-  const names = discoverModules().map(({ name }) => name);
-  assert.equal(names[0], 'mod1-baseline');
-  const numbers = names.map((name) => Number(/^mod(\d+)/.exec(name)?.[1]));
-  assert.deepEqual(
-    numbers,
-    [...numbers].sort((a, b) => a - b),
-  );
-});
-
 test('npm start runs every stage on real servers; SIGTERM to it stops everything it started', async () => {
-  const base = await freePort(4); // the stack uses base + 1, + 2, + 3
-  const env = { ...process.env };
-  delete env.DATASTORE_EMULATOR_HOST;
-  delete env.REDIS_HOST;
-  const { stack, output } = await startStack([`--base-port=${base}`], env, { viaNpm: true });
+  const all = stages();
+  const base = await freePort(100); // the stack's ports are base + 1 to base + 99
+  const { stack, output } = await startStack([`--base-port=${base}`], ownServices(), {
+    viaNpm: true,
+  });
   const started = processTree(stack.pid!);
   let exit;
-  const emulatorPort = /Datastore emulator at 127\.0\.0\.1:(\d+)/.exec(output())?.[1];
-  const redisPort = /Redis at 127\.0\.0\.1:(\d+)/.exec(output())?.[1];
+  // The emulator and Redis follow --base-port too, so a learner knows where to find them.
+  const emulatorPort = base + 98;
+  const redisPort = base + 99;
   try {
-    assert.ok(emulatorPort && redisPort, output());
     const table = output();
-    assert.match(
-      table,
-      new RegExp(`mod1-baseline +http://localhost:${base + 1}/ +Datastore emulator at [^+]+\n`),
-    );
-    assert.match(
-      table,
-      new RegExp(
-        `mod12-memcache +http://localhost:${base + 2}/ +Datastore emulator at .+ \\+ in-process cache`,
-      ),
-    );
-    assert.match(
-      table,
-      new RegExp(
-        `mod13-redis +http://localhost:${base + 3}/ +Datastore emulator at .+ \\+ Redis at 127`,
-      ),
-    );
-    // What there is to stop: the stack, the emulator (launcher and JVM), redis-server and
-    // one server per stage.
+    assert.match(table, new RegExp(`Datastore emulator at 127\\.0\\.0\\.1:${emulatorPort}`));
+    assert.match(table, new RegExp(`Redis at 127\\.0\\.0\\.1:${redisPort}`));
+    // Nothing but the stack's own lines and its servers': no build tool's banner.
+    assert.doesNotMatch(table, /turbo|Packages in scope|Remote caching|FULL TURBO|Tasks:/);
+    // The table comes once every server has said it listens, a row for each stage, in order.
+    const tableAt = table.indexOf('\nModule ');
     const commands = started.map((p) => p.args).join('\n');
+    for (const [index, stage] of all.entries()) {
+      const port = base + index + 1;
+      const said = table.indexOf(`"message":"Listening on port ${port}"`);
+      assert.ok(said >= 0 && said < tableAt, `port ${port} listened before the table:\n${table}`);
+      const cache = { redis: ' \\+ Redis at 127[^ ]+', 'node-cache': ' \\+ in-process cache' };
+      assert.match(
+        table.slice(tableAt),
+        new RegExp(
+          `\n${stage.name} +http://localhost:${port}/ +1 +Datastore emulator at [^ +]+${stage.cache ? cache[stage.cache] : ''}`,
+        ),
+      );
+      // What there is to stop: one server per stage, besides the emulator and redis-server.
+      assert.match(commands, new RegExp(`${stage.name}/dist/src/server\\.js`), commands);
+    }
     assert.match(commands, /cloud_datastore_emulator|CloudDatastore/, commands);
     assert.match(commands, /redis-server/, commands);
-    for (const stage of ['mod1-baseline', 'mod12-memcache', 'mod13-redis']) {
-      assert.match(commands, new RegExp(`${stage}/dist/src/server\\.js`), commands);
-    }
 
-    const mod1 = `http://127.0.0.1:${base + 1}/`;
-    assert.equal(listItems((await get(mod1, { 'user-agent': 'first' })).body).length, 1);
-    assert.equal(listItems((await get(mod1, { 'user-agent': 'first' })).body).length, 2);
-    for (const port of [base + 2, base + 3]) {
-      await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'returning' });
-      const again = await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'returning' });
-      assert.equal(again.headers['server-timing'], 'cache;desc=hit', `port ${port}`);
+    for (const [index, stage] of all.entries()) {
+      const url = `http://127.0.0.1:${base + index + 1}/`;
+      const first = await get(url, { 'user-agent': 'returning' });
+      const again = await get(url, { 'user-agent': 'returning' });
+      if (stage.cache) {
+        assert.equal(again.headers['server-timing'], 'cache;desc=hit', stage.name);
+      } else {
+        const [before, after] = [first, again].map(({ body }) => listItems(body).length);
+        assert.equal(after, Math.min(10, before! + 1), `${stage.name} stores every visit`);
+      }
     }
 
     // A second stack on the same ports stops before starting anything, and says why.
     const second = spawn(process.execPath, [STACK, `--base-port=${base}`], {
-      env,
+      env: ownServices(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let secondOutput = '';
@@ -160,7 +162,7 @@ test('npm start runs every stage on real servers; SIGTERM to it stops everything
     second.stderr.on('data', (chunk: Buffer) => (secondOutput += chunk));
     const [code] = await once(second, 'exit');
     assert.equal(code, 1, secondOutput);
-    assert.match(secondOutput, new RegExp(`Ports ${base + 1} \\(mod1-baseline\\), ${base + 2}`));
+    assert.match(secondOutput, new RegExp(`Ports ${base + 1} \\(${all[0]!.name}\\), ${base + 2}`));
     assert.match(secondOutput, /--base-port=N/);
     assert.doesNotMatch(secondOutput, /running|http:\/\/localhost|starting the Datastore/);
   } finally {
@@ -175,35 +177,54 @@ test('npm start runs every stage on real servers; SIGTERM to it stops everything
   stack.stderr?.destroy();
   assert.deepEqual(left, [], 'every process npm start started has exited');
   assert.deepEqual(exit, [0, null], output());
-  for (const port of [base + 1, base + 2, base + 3, Number(redisPort), Number(emulatorPort)]) {
+  assert.match(
+    output(),
+    new RegExp(
+      `\\[stack\\] stopped everything it started: ${all.length} servers, the Datastore emulator and redis-server\\.\n$`,
+    ),
+  );
+  for (const port of [...all.map((_, index) => base + index + 1), redisPort, emulatorPort]) {
     assert.equal(await isListening(port), false, `port ${port} is closed`);
   }
 });
 
-test('a --base-port that is not a usable port is refused before anything starts', async () => {
-  for (const bad of ['abc', '0', '70000', '65533', '80.5', '']) {
-    const stack = spawn(process.execPath, [STACK, `--base-port=${bad}`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+test('a --base-port or --instances that cannot be used is refused before anything starts', async () => {
+  const refusals: Array<[string, RegExp]> = [
+    ...['abc', '0', '70000', '80.5', ''].map((bad): [string, RegExp] => [
+      `--base-port=${bad}`,
+      new RegExp(
+        `^\\[stack\\] --base-port must be a decimal port number from 1 to 65535; it is "${bad.replace('.', '\\.')}"\\n$`,
+      ),
+    ]),
+    [
+      '--base-port=65533',
+      /^\[stack\] --base-port must leave room for 100 ports above it \(at most 65436\); it is 65533\n$/,
+    ],
+    ...['0', '10', 'two'].map((bad): [string, RegExp] => [
+      `--instances=${bad}`,
+      new RegExp(`^\\[stack\\] --instances must be a whole number from 1 to 9; it is "${bad}"\\n$`),
+    ]),
+  ];
+  for (const [argument, said] of refusals) {
+    const stack = spawn(process.execPath, [STACK, argument], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     stack.stdout.on('data', (chunk: Buffer) => (output += chunk));
     stack.stderr.on('data', (chunk: Buffer) => (output += chunk));
     const [code] = await once(stack, 'exit');
-    assert.equal(code, 1, `--base-port=${bad}: ${output}`);
-    assert.match(output, /--base-port must be a whole number from 1 to 65532/, output);
-    assert.doesNotMatch(output, /starting/, output);
+    assert.equal(code, 1, `${argument}: ${output}`);
+    assert.match(output, said, `${argument}: one line that says what is wrong`);
   }
 });
 
 test('without Java or gcloud it says what to install and serves from memory', async () => {
-  const base = await freePort(4); // the stack uses base + 1, + 2, + 3
-  const env: NodeJS.ProcessEnv = { ...process.env, PATH: mkdtempSync(join(tmpdir(), 'no-tools-')) };
-  delete env.DATASTORE_EMULATOR_HOST;
-  const { stack, output } = await startStack([`--base-port=${base}`, 'mod1-baseline'], env);
+  const base = await freePort(100);
+  const env = { ...ownServices(), PATH: mkdtempSync(join(tmpdir(), 'no-tools-')) };
+  const first = stages()[0]!.name;
+  const { stack, output } = await startStack([`--base-port=${base}`, first], env);
   try {
     assert.match(output(), /needs Java .* Install it with/);
     assert.match(output(), /Falling back to keeping visits IN MEMORY/);
-    assert.match(output(), /mod1-baseline +http:\/\/localhost:\d+\/ +IN-MEMORY visits/);
+    assert.match(output(), new RegExp(`${first} +http://localhost:\\d+/ +1 +IN-MEMORY visits`));
     const page = await get(`http://127.0.0.1:${base + 1}/`, { 'user-agent': 'offline' });
     assert.equal(page.status, 200);
     assert.match(listItems(page.body)[0] ?? '', /offline$/);
@@ -212,7 +233,7 @@ test('without Java or gcloud it says what to install and serves from memory', as
   }
 });
 
-test('an unknown module name is refused with the list of modules', async () => {
+test('an unknown stage is refused with the list of stages', async () => {
   const stack = spawn(process.execPath, [STACK, 'mod99-nope'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -220,5 +241,65 @@ test('an unknown module name is refused with the list of modules', async () => {
   stack.stderr.on('data', (chunk: Buffer) => (errors += chunk));
   const [code] = await once(stack, 'exit');
   assert.equal(code, 1);
-  assert.match(errors, /No such module: mod99-nope\. There are: mod1-baseline/);
+  assert.match(errors, new RegExp(`No stage "mod99-nope"\\. There are: ${stages()[0]!.name}, `));
+});
+
+test('--instances=2: two servers per stage behind its URL, in turn; node-cache is per instance, Redis one for all', async () => {
+  const all = stages();
+  const cached = all.filter((stage) => stage.cache);
+  const base = await freePort(100);
+  const args = [`--base-port=${base}`, '--instances=2', ...cached.map(({ name }) => name)];
+  const { stack, output } = await startStack(args, ownServices());
+  try {
+    for (const stage of cached) {
+      assert.match(output(), new RegExp(`\n${stage.name} +http://localhost:\\d+/ +2 +`));
+      for (const instance of [1, 2]) {
+        assert.match(output(), new RegExp(`^\\[${stage.name}#${instance}\\] \\{`, 'm'));
+      }
+      const url = `http://127.0.0.1:${base + all.indexOf(stage) + 1}/`;
+      const page = async (userAgent: string) => {
+        const response = await get(url, { 'user-agent': userAgent });
+        assert.equal(response.status, 200);
+        return { by: response.headers['x-served-by'], list: listItems(response.body) };
+      };
+      await page('alice'); // instance 1 stores alice's visit
+      await page('bob'); // instance 2 stores bob's
+      const refreshes = [];
+      for (let n = 0; n < 4; n++) refreshes.push(await page('alice'));
+      const seen = JSON.stringify(refreshes, null, 1);
+      assert.deepEqual(
+        refreshes.map(({ by }) => by),
+        [1, 2, 1, 2].map((instance) => `${stage.name}#${instance}`),
+      );
+      const [first, second, third, fourth] = refreshes.map(({ list }) => list);
+      const hasBob = (list: string[] | undefined) => list!.some((item) => item.endsWith(': bob'));
+      if (stage.cache === 'node-cache') {
+        // Each instance answers from its own cache: two lists, in turn, and instance 1's
+        // never learns of bob's visit, which instance 2 stored.
+        assert.notDeepEqual(first, second, seen);
+        assert.deepEqual(third, first, seen);
+        assert.deepEqual(fourth, second, seen);
+        assert.equal(hasBob(first), false, seen);
+        assert.equal(hasBob(second), true, seen);
+      } else {
+        // One cache in Redis: one list, whichever instance answers, and one key.
+        for (const list of [second, third, fourth]) assert.deepEqual(list, first, seen);
+        assert.equal(hasBob(first), true, seen);
+        const redis = new Redis({ host: '127.0.0.1', port: base + 99 });
+        try {
+          assert.deepEqual(await redis.keys('*'), ['visits']);
+        } finally {
+          redis.disconnect();
+        }
+      }
+    }
+  } finally {
+    assert.deepEqual(await stopStack(stack), [0, null]);
+  }
+  assert.match(
+    output(),
+    new RegExp(
+      `stopped everything it started: ${2 * cached.length} servers, ${cached.length} fronts,`,
+    ),
+  );
 });

@@ -4,24 +4,18 @@
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { parseArgs, styleText } from 'node:util';
-import {
-  MODULES_DIR,
-  exercisesDir,
-  folderDiff,
-  resolveStage,
-  stageDiff,
-  stages,
-  type FileChange,
-} from './stage-diff.js';
+import { exercisesDir, findStage, stages } from '@visitme/stages';
+import { folderDiff, stageDiff, type FileChange } from './stage-diff.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: { stat: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
 });
 const all = stages();
+const names = all.map((stage) => stage.name);
 if (values.help || (positionals.length !== 0 && positionals.length !== 2)) {
   process.stdout.write(
-    `usage: npm run diff [-- [--stat] [FROM TO]]   stages: ${all.join(', ')} (or mod1, 12, …)\n` +
+    `usage: npm run diff [-- [--stat] [FROM TO]]   stages: ${names.join(', ')} (or mod1, 12, …)\n` +
       `       npm run diff -- exercise STAGE     your copy (npm run exercise) against the official STAGE\n`,
   );
   process.exit(values.help ? 0 : 2);
@@ -34,21 +28,25 @@ const paint = (style: Parameters<typeof styleText>[0], text: string) =>
 let pairs: Array<{ title: string; changes: () => FileChange[] }>;
 try {
   if (positionals.length === 2 && positionals.includes('exercise')) {
-    const stage = resolveStage(positionals.find((name) => name !== 'exercise') ?? '', all);
+    const official = findStage(positionals.find((name) => name !== 'exercise') ?? '', all);
+    const stage = official.name;
     const copy = join(exercisesDir(), stage);
     if (!existsSync(copy))
       throw new Error(`No exercise for ${stage}: npm run exercise -- ${stage}`);
     const mine = { label: 'exercise', dir: copy };
-    const official = { label: stage, dir: join(MODULES_DIR, stage) };
-    const [from, to] = positionals[0] === 'exercise' ? [mine, official] : [official, mine];
+    const theirs = { label: stage, dir: official.dir };
+    const [from, to] = positionals[0] === 'exercise' ? [mine, theirs] : [theirs, mine];
     const name = (side: typeof mine) =>
       side === mine ? `your ${relative(process.cwd(), copy)}` : `the official ${stage}`;
     pairs = [{ title: `${name(from)} → ${name(to)}`, changes: () => folderDiff(from, to) }];
   } else {
+    // With no stages named: each stage against the one it starts from, as its codelab does.
     const stagePairs: Array<[string, string]> =
       positionals.length === 2
-        ? [[resolveStage(positionals[0]!, all), resolveStage(positionals[1]!, all)]]
-        : all.slice(1).map((stage, index) => [all[index]!, stage]);
+        ? [[findStage(positionals[0]!, all).name, findStage(positionals[1]!, all).name]]
+        : all.flatMap((stage) =>
+            stage.start ? [[findStage(stage.start, all).name, stage.name]] : [],
+          );
     pairs = stagePairs.map(([from, to]) => ({
       title: `${from} → ${to}`,
       changes: () => stageDiff(from, to),

@@ -1,48 +1,12 @@
 // What a learner sees between two stage folders: the lesson, and nothing that is not the
 // lesson (build output, lockfiles, each folder's workspace name, the READMEs).
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createTwoFilesPatch, structuredPatch } from 'diff';
-
-export const MODULES_DIR = fileURLToPath(new URL('../../../../modules/', import.meta.url));
-
-/**
- * Where `npm run exercise` puts a learner's copies (git-ignored), one folder per stage.
- * VISITME_EXERCISES_DIR moves it (the tests use their own, beside it, so that the copies'
- * `../../tsconfig.base.json` and the root node_modules are found as from a stage folder).
- */
-export function exercisesDir(): string {
-  return (
-    process.env.VISITME_EXERCISES_DIR ??
-    fileURLToPath(new URL('../../../../exercises/', import.meta.url))
-  );
-}
+import { MODULES_DIR } from '@visitme/stages';
 
 const NOT_THE_LESSON_DIRS = new Set(['dist', 'node_modules', '.turbo', '.deploy']);
 const NOT_THE_LESSON_FILES = new Set(['README.md', 'package-lock.json']);
-
-/** The stage folders in stage order (mod1, mod12, mod13: by number, not by name). */
-export function stages(modulesDir = MODULES_DIR): string[] {
-  return readdirSync(modulesDir, { withFileTypes: true })
-    .filter(
-      (entry) => entry.isDirectory() && existsSync(join(modulesDir, entry.name, 'package.json')),
-    )
-    .map((entry) => entry.name)
-    .sort((a, b) => stageNumber(a) - stageNumber(b));
-}
-
-function stageNumber(name: string): number {
-  return Number(/^mod(\d+)/.exec(name)?.[1] ?? Number.MAX_SAFE_INTEGER);
-}
-
-/** `mod12` or `12` or `mod12-memcache` → `mod12-memcache`. */
-export function resolveStage(name: string, known = stages()): string {
-  const wanted = /^\d+$/.test(name) ? `mod${name}` : name;
-  const match = known.find((stage) => stage === wanted || stage.split('-')[0] === wanted);
-  if (!match) throw new Error(`No stage "${name}". There are: ${known.join(', ')}`);
-  return match;
-}
 
 /** The files a learner diffs, by path within the stage folder, as they compare them. */
 export function lessonFiles(stage: string, modulesDir = MODULES_DIR): Map<string, string> {
@@ -97,7 +61,7 @@ export function folderDiff(from: DiffSide, to: DiffSide): FileChange[] {
   const changes: FileChange[] = [];
   for (const path of paths) {
     const a = before.get(path);
-    const b = path === 'package.json' ? sameWorkspaceName(after.get(path), a) : after.get(path);
+    const b = path === 'package.json' ? sameIdentity(after.get(path), a) : after.get(path);
     if (a === b) continue;
     const lines = structuredPatch(path, path, a ?? '', b ?? '').hunks.flatMap((hunk) => hunk.lines);
     const patch = createTwoFilesPatch(
@@ -119,10 +83,15 @@ export function folderDiff(from: DiffSide, to: DiffSide): FileChange[] {
   return changes;
 }
 
-// Each folder names its own workspace, so that line differs between any two stages. Giving
-// `to` the name `from` has leaves it out of the diff and keeps every line number true.
-function sameWorkspaceName(to: string | undefined, from: string | undefined) {
-  const name = /^ {2}"name": ".*",$/m;
-  const fromName = from?.match(name)?.[0];
-  return fromName === undefined ? to : to?.replace(name, () => fromName);
+// Each folder says who it is in its package.json: its workspace name and, last, its `visitme`
+// field (module number, START, README sections). Giving `to` the lines `from` has leaves them
+// out of the diff, and keeps every line number true (the field is last, so nothing follows it).
+const IDENTITY = [/^ {2}"name": ".*",$/m, /^ {2}"visitme": \{\n[\s\S]*?^ {2}\}$/m];
+
+function sameIdentity(to: string | undefined, from: string | undefined) {
+  if (to === undefined || from === undefined) return to;
+  return IDENTITY.reduce((text, pattern) => {
+    const fromLines = pattern.exec(from)?.[0];
+    return fromLines === undefined ? text : text.replace(pattern, () => fromLines);
+  }, to);
 }

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { MODULES_DIR, lessonFiles, resolveStage, stageDiff, stages } from '../src/stage-diff.js';
+import { MODULES_DIR, findStage, stages } from '@visitme/stages';
+import { lessonFiles, stageDiff } from '../src/stage-diff.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const lines = (from: string, to: string) =>
@@ -18,11 +19,14 @@ const lines = (from: string, to: string) =>
   );
 
 test('the stages, in stage order, by full or short name', () => {
-  assert.deepEqual(stages(), ['mod1-baseline', 'mod12-memcache', 'mod13-redis']);
-  assert.equal(resolveStage('mod12'), 'mod12-memcache');
-  assert.equal(resolveStage('13'), 'mod13-redis');
-  assert.equal(resolveStage('mod1-baseline'), 'mod1-baseline');
-  assert.throws(() => resolveStage('mod2'), /No stage "mod2"\. There are: mod1-baseline, /);
+  assert.deepEqual(
+    stages().map(({ name }) => name),
+    ['mod1-baseline', 'mod12-memcache', 'mod13-redis'],
+  );
+  assert.equal(findStage('mod12').name, 'mod12-memcache');
+  assert.equal(findStage('13').name, 'mod13-redis');
+  assert.equal(findStage('mod1-baseline').name, 'mod1-baseline');
+  assert.throws(() => findStage('mod2'), /No stage "mod2"\. There are: mod1-baseline, /);
 });
 
 /** Insertions plus deletions over every file of a lesson: what a learner reads. */
@@ -85,7 +89,7 @@ test("Module 12 → 13: the Redis client and its settings, the handler's Redis c
 });
 
 test('what no lesson touches is byte-identical in every stage', () => {
-  const files = stages().map((stage) => lessonFiles(stage));
+  const files = stages().map((stage) => lessonFiles(stage.name));
   for (const path of ['src/server.ts', 'tsconfig.json']) {
     const [first, ...rest] = files.map((stageFiles) => stageFiles.get(path));
     assert.ok(first, path);
@@ -99,13 +103,16 @@ test('npm run diff prints unified diffs, plain when not on a terminal', () => {
   assert.match(output, /^--- mod1-baseline\/src\/main\.ts\n\+\+\+ mod12-memcache\/src\/main\.ts$/m);
   assert.match(output, /^\+import NodeCache from 'node-cache';$/m);
   assert.doesNotMatch(output, /\u001b\[/, 'no colour codes in a pipe');
-  assert.doesNotMatch(output, /README|"name"/, 'READMEs and workspace names are not the lesson');
+  assert.doesNotMatch(
+    output,
+    /README|"name"|"visitme"|"module"/,
+    'READMEs and what each folder says of itself are not the lesson',
+  );
 });
 
 test('the printed diff is the whole lesson: applied to a copy of a stage, it gives the next', () => {
-  const all = stages();
-  for (const [index, to] of all.slice(1).entries()) {
-    const from = all[index]!;
+  for (const { name: to, start: from } of stages()) {
+    if (!from) continue;
     const copy = mkdtempSync(join(tmpdir(), `${from}-`));
     try {
       for (const path of lessonFiles(from).keys()) {
@@ -123,11 +130,12 @@ test('the printed diff is the whole lesson: applied to a copy of a stage, it giv
       const expected = lessonFiles(to);
       const actual = lessonFiles(basename(copy), tmpdir());
       assert.deepEqual([...actual.keys()].sort(), [...expected.keys()].sort(), `${from} → ${to}`);
+      // All but who the folder is: its workspace name and its `visitme` field.
+      const identity = /^ {2}"name": ".*",$|^ {2}"visitme": \{\n[\s\S]*?^ {2}\}$/gm;
       for (const [path, text] of expected) {
-        const workspaceName = /^ {2}"name": ".*",$/m;
         assert.equal(
-          actual.get(path)?.replace(workspaceName, ''),
-          text.replace(workspaceName, ''),
+          actual.get(path)?.replace(identity, ''),
+          text.replace(identity, ''),
           `${from} → ${to}: ${path}`,
         );
       }
