@@ -31,18 +31,16 @@ if (empty) {
   process.exit(2);
 }
 
-// The bundle includes the shared package's built code: build the module and what it uses.
-// Turbo's banner is not for the learner: what it printed is shown only when the build fails.
+// The bundle includes the shared package's built code: build the module and what it uses,
+// quietly (the repository's one way to build before a command: it shows turbo's output only
+// when the build fails).
 const { name } = JSON.parse(readFileSync(join(moduleDir, 'package.json'), 'utf8'));
-const built = spawnSync(
-  'npx',
-  ['turbo', 'run', 'build', `--filter=${name}...`, '--output-logs=errors-only'],
-  { cwd: workspaceRoot(moduleDir), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-);
-if (built.status !== 0) {
-  process.stderr.write(`${built.stdout ?? ''}${built.stderr ?? ''}`);
-  process.exit(built.status ?? 1);
-}
+const root = workspaceRoot(moduleDir);
+const built = spawnSync(join(root, 'scripts', 'build-quietly'), [`--filter=${name}...`], {
+  cwd: root,
+  stdio: 'inherit',
+});
+if (built.status !== 0) process.exit(built.status ?? 1);
 
 let folder;
 try {

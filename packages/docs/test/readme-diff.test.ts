@@ -6,7 +6,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { stageDiff, stages } from '@visitme/stage-diff';
+import { stageDiff } from '@visitme/stage-diff';
+import { startOf, stages } from '@visitme/stages';
 import { ROOT } from '../src/code-blocks.js';
 import { shellBlocks } from '../src/gcloud-commands.js';
 
@@ -57,24 +58,28 @@ test("the README's plain diff of two stage folders shows the lesson and nothing 
   assert.match(command, FOLDERS, 'it names two stage folders last');
 
   // A build leaves its output in every stage folder; the command must see past it.
-  execFileSync(
-    'npx',
-    ['turbo', 'run', 'build', '--filter=./modules/*', '--output-logs=errors-only'],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1' },
+  execFileSync(join(ROOT, 'scripts', 'build-quietly'), ['--filter=./modules/*'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    env: {
+      ...process.env,
+      PATH: `${join(ROOT, 'node_modules', '.bin')}:${process.env.PATH}`,
+      TURBO_TELEMETRY_DISABLED: '1',
     },
-  );
+  });
   const all = stages();
   for (const stage of all) {
     for (const built of ['dist', '.turbo']) {
-      assert.ok(existsSync(join(ROOT, 'modules', stage, built)), `${stage}/${built} after a build`);
+      assert.ok(existsSync(join(stage.dir, built)), `${stage.name}/${built} after a build`);
     }
   }
 
-  // As written, then the same command for every other pair of consecutive stages.
-  const pairs = all.slice(1).map((stage, index) => [all[index]!, stage] as const);
+  // As written, then the same command for every other lesson (a stage against its START).
+  const pairs = all.flatMap((stage) => {
+    const start = startOf(stage, all);
+    return start ? [[start.name, stage.name] as const] : [];
+  });
+  assert.ok(pairs.length >= 2, 'there are lessons to diff');
   for (const [from, to] of pairs) {
     const run = command.replace(FOLDERS, `modules/${from} modules/${to}`);
     const diffed = spawnSync('bash', ['-c', run], { cwd: ROOT, encoding: 'utf8' });
