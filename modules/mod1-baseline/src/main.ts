@@ -1,7 +1,6 @@
 // [START imports]
 import express from 'express';
 import {
-  addServerTiming,
   ctime,
   handleErrors,
   notFound,
@@ -17,7 +16,8 @@ export interface AppOptions {
   store?: VisitStore;
 }
 
-export function createApp({ store = visitsFromEnv() }: AppOptions = {}) {
+export function createApp(options: AppOptions = {}) {
+  const { store = visitsFromEnv() } = options;
   const { storeVisit, fetchVisits } = store;
   const app = express();
   app.disable('x-powered-by'); // no need to advertise the framework to every client
@@ -26,13 +26,12 @@ export function createApp({ store = visitsFromEnv() }: AppOptions = {}) {
   app.set('view engine', 'pug');
   app.enable('view cache');
   app.locals.ctime = ctime;
-  addServerTiming(app);
 
   // [START root]
   app.get('/', async function root(req, res) {
     // main application (GET) handler
     await storeVisit(req.ip ?? '', req.get('user-agent') ?? '');
-    const visits = await fetchVisits(10);
+    const visits = await fetchVisits(10, res);
     res.render('index', { visits });
   });
   // [END root]

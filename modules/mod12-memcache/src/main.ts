@@ -2,7 +2,6 @@
 import express from 'express';
 import NodeCache from 'node-cache';
 import {
-  addServerTiming,
   ctime,
   handleErrors,
   notFound,
@@ -23,7 +22,8 @@ export interface AppOptions {
   cache?: NodeCache;
 }
 
-export function createApp({ store = visitsFromEnv(), cache = new NodeCache() }: AppOptions = {}) {
+export function createApp(options: AppOptions = {}) {
+  const { store = visitsFromEnv(), cache = new NodeCache({ useClones: false }) } = options;
   const { storeVisit, fetchVisits } = store;
   const app = express();
   app.disable('x-powered-by'); // no need to advertise the framework to every client
@@ -32,7 +32,6 @@ export function createApp({ store = visitsFromEnv(), cache = new NodeCache() }: 
   app.set('view engine', 'pug');
   app.enable('view cache');
   app.locals.ctime = ctime;
-  addServerTiming(app);
 
   // [START root]
   app.get('/', async function root(req, res) {
@@ -44,7 +43,7 @@ export function createApp({ store = visitsFromEnv(), cache = new NodeCache() }: 
     // register visit & run DB query if cache empty or new visitor
     if (!visits || visits[0]?.visitor !== visitor) {
       await storeVisit(ipAddr, usrAgt);
-      visits = await fetchVisits(10);
+      visits = await fetchVisits(10, res);
       cache.set('visits', visits, HOUR); // set() not add()
     } else res.set('Server-Timing', 'cache;desc=hit');
 

@@ -2,13 +2,11 @@
 import express from 'express';
 import { Redis } from 'ioredis';
 import {
-  addServerTiming,
   cacheCalls,
+  certificatesSetting,
   ctime,
   dumpVisits,
-  fileSetting,
   handleErrors,
-  loadVisits,
   notFound,
   portSetting,
   trustedProxies,
@@ -27,7 +25,7 @@ export function redisFromEnv(env = process.env): Redis {
     host: env.REDIS_HOST || 'localhost',
     port: portSetting(env, 'REDIS_PORT', 6379),
     password: env.REDIS_PASSWORD || undefined,
-    tls: env.REDIS_TLS_CA ? { ca: fileSetting(env, 'REDIS_TLS_CA') } : undefined,
+    tls: env.REDIS_TLS_CA ? { ca: certificatesSetting(env, 'REDIS_TLS_CA') } : undefined,
     // A cache must never hold a page up, and ioredis's defaults queue and retry commands for
     // long: fail at once while disconnected, and after 250 ms when Redis hangs. The client
     // keeps reconnecting in the background, so caching resumes by itself.
@@ -45,9 +43,10 @@ export interface AppOptions {
   redis?: Redis;
 }
 
-export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: AppOptions = {}) {
+export function createApp(options: AppOptions = {}) {
+  const { store = visitsFromEnv(), redis = redisFromEnv() } = options;
   const { storeVisit, fetchVisits } = store;
-  const failOpen = cacheCalls(redis); // a failed Redis call is a miss, logged once
+  const { failOpen, loadVisits } = cacheCalls(redis); // failed calls, garbage: misses, logged once
   const app = express();
   app.disable('x-powered-by'); // no need to advertise the framework to every client
   app.set('trust proxy', trustedProxies());
@@ -55,7 +54,6 @@ export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: A
   app.set('view engine', 'pug');
   app.enable('view cache');
   app.locals.ctime = ctime;
-  addServerTiming(app);
 
   // [START root]
   app.get('/', async function root(req, res) {
@@ -68,7 +66,7 @@ export function createApp({ store = visitsFromEnv(), redis = redisFromEnv() }: A
     // register visit & run DB query if cache empty or new visitor
     if (!visits || visits[0]?.visitor !== visitor) {
       await storeVisit(ipAddr, usrAgt);
-      visits = await fetchVisits(10);
+      visits = await fetchVisits(10, res);
       await failOpen('SET', redis.set('visits', dumpVisits(visits), 'EX', HOUR)); // set() not add()
     } else res.set('Server-Timing', 'cache;desc=hit');
 

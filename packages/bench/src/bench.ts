@@ -10,7 +10,10 @@
 //   rotating order, driven by wrk, with the server's CPU time (and redis-server's, for a
 //   stage that uses it) from /proc. Each round's ratios are to that round's ceiling, so a
 //   neighbour's burst hits a stage and its ceiling alike; the medians over rounds are the
-//   figures, and their min–max spread says how far to trust them.
+//   figures, and their min–max spread says how far to trust them. Each round also measures
+//   the Redis round trip's floor on each runtime (floor.ts): what a cache hit that reads Redis
+//   cannot cost less than.
+// - says whether the machine was too noisy to trust the figures (stats.ts).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -36,14 +39,17 @@ import {
   textReport,
   type BenchResults,
   type Count,
+  type FloorRun,
+  type FloorSummary,
   type Run,
 } from './report.js';
 import { resolveRuntimes, type Runtime } from './runtimes.js';
-import { noiseWarnings, spread } from './stats.js';
+import { emulatorDrift, noiseWarnings, spread } from './stats.js';
 import { findWrk, wrk, RETURNING_VISITOR, type Workload } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
+const FLOOR = fileURLToPath(new URL('./floor.js', import.meta.url));
 
 const { values } = parseArgs({
   options: {
@@ -105,6 +111,8 @@ interface Target {
   project?: string;
   redisAdmin: Redis;
   redisPid: number;
+  redisHost: string;
+  redisPort: number;
 }
 
 const emulator = await startDatastoreEmulator();
@@ -146,6 +154,8 @@ try {
         ...(name !== 'ceiling' && { project }),
         redisAdmin,
         redisPid,
+        redisHost: redis.host,
+        redisPort: redis.port,
       });
     }
   }
@@ -215,12 +225,31 @@ try {
     wrk({ url: target.url, workload, connections, seconds: 1, runId: `${process.pid}-warm` });
   }
 
-  const allRounds: Array<{ round: number; runs: Run[] }> = [];
+  // The Redis floor runs against the Redis of each runtime's Module 13, right after its cache
+  // was made the returning visitor's: the value that stage's hits read.
+  const servedFromCache = (c: Count) => c.cacheHits === c.requests;
+  const redisHits = targets.filter(
+    (target) => usesRedis(target) && servedFromCache(countOf(target, 'returning')),
+  );
+
+  const allRounds: BenchResults['rounds'] = [];
   for (let round = 0; round < rounds; round++) {
     await settle(ours);
-    say(`round ${round + 1} of ${rounds}: ${pairs.length} runs of ${seconds} s`);
+    say(
+      `round ${round + 1} of ${rounds}: ${pairs.length} runs of ${seconds} s, and the Redis floor`,
+    );
     const runs: Run[] = [];
-    for (const { target, workload } of [...rotate(cheap, round), ...rotate(dear, round)]) {
+    const floors: FloorRun[] = [];
+    const order = [...rotate(cheap, round), 'floor' as const, ...rotate(dear, round)];
+    for (const pair of order) {
+      if (pair === 'floor') {
+        for (const target of rotate(redisHits, round)) {
+          await get(target.url, RETURNING_VISITOR);
+          floors.push({ runtime: target.runtime.label, ...redisFloor(target) });
+        }
+        continue;
+      }
+      const { target, workload } = pair;
       if (workload === 'returning') await get(target.url, RETURNING_VISITOR);
       const pids = [target.pid, ...(usesRedis(target) ? [target.redisPid] : [])];
       const before = snapshot(pids, ours);
@@ -247,7 +276,7 @@ try {
         othersCores: Math.max(0, machineTicks - ourTicks) / TICKS_PER_SECOND / wall,
       });
     }
-    allRounds.push({ round: round + 1, runs });
+    allRounds.push({ round: round + 1, runs, floors });
   }
 
   const summaries = pairs.map(({ target, workload }) => {
@@ -262,6 +291,7 @@ try {
       return {
         run,
         ratio: run.requestsPerSecond / ceiling.requestsPerSecond,
+        cpuOverCeiling: run.serverCpuPerRequest - ceiling.serverCpuPerRequest,
         cpuEfficiency: ceiling.serverCpuPerRequest / run.serverCpuPerRequest,
       };
     });
@@ -276,22 +306,62 @@ try {
       errors: mine.reduce((sum, { run }) => sum + run.errors, 0) + c.errors,
       ratio: spread(mine.map(({ ratio }) => ratio)),
       serverCpuPerRequest: spread(mine.map(({ run }) => run.serverCpuPerRequest)),
+      cpuOverCeiling: spread(mine.map(({ cpuOverCeiling }) => cpuOverCeiling)),
       cpuEfficiency: spread(mine.map(({ cpuEfficiency }) => cpuEfficiency)),
-      cached: c.cacheHits === c.requests,
+      cached: servedFromCache(c),
+      datastoreBound: c.datastoreQueries > 0,
       datastoreWritesPerRequest: c.datastoreWrites / c.requests,
       datastoreQueriesPerRequest: c.datastoreQueries / c.requests,
       redisCallsPerRequest: c.redisCalls / c.requests,
     };
   });
 
+  const floors = redisHits.map((target): FloorSummary => {
+    const label = target.runtime.label;
+    const mine = allRounds.map(({ runs, floors }) => {
+      const floor = floors.find((f) => f.runtime === label)!;
+      const perRun = (name: string) =>
+        runs.find((r) => r.runtime === label && r.target === name && r.workload === 'returning')!;
+      const overCeiling =
+        perRun(target.name).serverCpuPerRequest - perRun('ceiling').serverCpuPerRequest;
+      const cpuPerGet = floor.clientCpuPerGet + floor.redisCpuPerGet;
+      return { floor, cpuPerGet, overCeiling, aboveFloor: overCeiling - cpuPerGet };
+    });
+    return {
+      runtime: label,
+      cpuPerGet: spread(mine.map(({ cpuPerGet }) => cpuPerGet)),
+      clientCpuPerGet: spread(mine.map(({ floor }) => floor.clientCpuPerGet)),
+      redisCpuPerGet: spread(mine.map(({ floor }) => floor.redisCpuPerGet)),
+      getsPerSecond: spread(mine.map(({ floor }) => floor.gets / floor.seconds)),
+      hit: {
+        target: target.name,
+        overCeiling: spread(mine.map(({ overCeiling }) => overCeiling)),
+        aboveFloor: spread(mine.map(({ aboveFloor }) => aboveFloor)),
+      },
+    };
+  });
+
   const everyRun = allRounds.flatMap(({ runs }) => runs);
-  const warnings = noiseWarnings(summaries, ['ceiling', ...stages().map((stage) => stage.name)]);
   const neighbours = spread(everyRun.map((run) => run.othersCores));
-  if (neighbours.median > 0.1 * machine.cores) {
-    warnings.push(
-      `other processes used ${neighbours.median.toFixed(2)} of the machine's ${machine.cores} cores during the median run: the servers competed with them for CPU`,
-    );
-  }
+  const warnings = noiseWarnings(
+    summaries,
+    ['ceiling', ...stages().map((stage) => stage.name)],
+    { cores: neighbours, machineCores: machine.cores },
+    floors,
+  );
+  const notes = emulatorDrift(
+    summaries
+      .filter((s) => s.datastoreBound)
+      .map((s) => ({
+        ...s,
+        requestsPerSecond: allRounds.map(
+          ({ runs }) =>
+            runs.find(
+              (r) => r.runtime === s.runtime && r.target === s.target && r.workload === s.workload,
+            )!.requestsPerSecond,
+        ),
+      })),
+  );
   const errors = summaries.filter((s) => s.errors > 0);
   for (const s of errors) {
     const where = s.runtime ? `, Node ${s.runtime}` : '';
@@ -308,7 +378,9 @@ try {
       everyRun.reduce((sum, run) => sum + run.generatorCpuPerRequest * run.requests, 0) /
       everyRun.reduce((sum, run) => sum + run.requests, 0),
     warnings,
+    notes,
     summaries,
+    floors,
     counts,
     rounds: allRounds,
   };
@@ -323,6 +395,26 @@ try {
   for (const admin of admins) admin.disconnect();
   await Promise.all(servers.map((server) => server.stop(5000)));
   await Promise.all([emulator.stop(), ...redisServers.map((redis) => redis.stop())]);
+}
+
+/**
+ * One run of the Redis floor on `target`'s runtime, against its Redis: a process of its own
+ * (so its CPU is only the floor's), warmed up, then timed for `seconds`.
+ */
+function redisFloor(target: Target): Omit<FloorRun, 'runtime'> {
+  const output = execFileSync(
+    target.runtime.path,
+    [
+      FLOOR,
+      `--host=${target.redisHost}`,
+      `--port=${target.redisPort}`,
+      `--redis-pid=${target.redisPid}`,
+      `--seconds=${seconds}`,
+      `--concurrency=${connections}`,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: (seconds + 60) * 1000 },
+  );
+  return JSON.parse(output.trim().split('\n').at(-1)!) as Omit<FloorRun, 'runtime'>;
 }
 
 /** Every command Redis has run so far, by its own count (INFO itself left out). */

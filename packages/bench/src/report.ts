@@ -26,8 +26,11 @@ export interface RowSummary {
   errors: number;
   ratio: Spread;
   serverCpuPerRequest: Spread;
+  /** Its CPU µs per request minus the ceiling's, round by round. */
+  cpuOverCeiling: Spread;
   cpuEfficiency: Spread;
   cached: boolean;
+  datastoreBound: boolean;
   datastoreWritesPerRequest: number;
   datastoreQueriesPerRequest: number;
   redisCallsPerRequest: number;
@@ -47,6 +50,34 @@ export interface Count {
   cacheHits: number;
   /** Commands Redis ran (INFO commandstats). */
   redisCalls: number;
+}
+
+/** One run of the Redis round trip's floor (floor.ts) in one round. */
+export interface FloorRun {
+  runtime: string;
+  gets: number;
+  seconds: number;
+  /** Microseconds of the floor's own CPU time per GET (user + system). */
+  clientCpuPerGet: number;
+  /** Microseconds of redis-server's CPU time per GET. */
+  redisCpuPerGet: number;
+}
+
+/** The floor on one runtime over every round, and the cache hit that reads Redis against it. */
+export interface FloorSummary {
+  runtime: string;
+  /** Client and redis-server together. */
+  cpuPerGet: Spread;
+  clientCpuPerGet: Spread;
+  redisCpuPerGet: Spread;
+  getsPerSecond: Spread;
+  hit?: {
+    target: string;
+    /** The hit's CPU µs per request over the ceiling's, round by round. */
+    overCeiling: Spread;
+    /** That, minus the floor measured in the same round. */
+    aboveFloor: Spread;
+  };
 }
 
 export interface BenchResults {
@@ -71,9 +102,12 @@ export interface BenchResults {
   /** Microseconds of wrk's CPU time per request, over every run. */
   generatorCpuPerRequest: number;
   warnings: string[];
+  /** The Datastore-bound rows' drift over the run: the emulator, not noise. */
+  notes: string[];
   summaries: RowSummary[];
+  floors: FloorSummary[];
   counts: Count[];
-  rounds: Array<{ round: number; runs: Run[] }>;
+  rounds: Array<{ round: number; runs: Run[]; floors: FloorRun[] }>;
 }
 
 const HEADINGS = [
@@ -84,6 +118,7 @@ const HEADINGS = [
   'p99 ms',
   'vs ceiling (min–max)',
   'CPU µs/req',
+  'µs over ceiling (min–max)',
   'CPU: ceiling/this (min–max)',
   'Datastore writes/req',
   'queries/req',
@@ -93,6 +128,10 @@ const HEADINGS = [
 
 const two = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : '–');
 const withSpread = (s: Spread) => `${two(s.median)} (${two(s.min)}–${two(s.max)})`;
+/** Microseconds: tenths where they matter (a cache hit's few µs over the ceiling). */
+const us = (x: number) =>
+  !Number.isFinite(x) ? '–' : Math.abs(x) < 100 ? x.toFixed(1) : x.toFixed(0);
+const usSpread = (s: Spread) => `${us(s.median)} (${us(s.min)}–${us(s.max)})`;
 const ms = (x: number) => (x < 10 ? x.toFixed(1) : x.toFixed(0));
 
 function cells(row: RowSummary): string[] {
@@ -104,6 +143,7 @@ function cells(row: RowSummary): string[] {
     ms(row.p99),
     withSpread(row.ratio),
     row.serverCpuPerRequest.median.toFixed(0),
+    usSpread(row.cpuOverCeiling),
     withSpread(row.cpuEfficiency),
     two(row.datastoreWritesPerRequest),
     two(row.datastoreQueriesPerRequest),
@@ -132,12 +172,45 @@ function machineLine(results: BenchResults): string {
   );
 }
 
+/**
+ * The Redis floor on one runtime, and the cache hit that reads Redis against it:
+ * what is left of a hit's cost once the round trip itself is paid.
+ */
+export function floorLines(results: BenchResults, label: string): string[] {
+  const floor = results.floors.find((f) => f.runtime === label);
+  if (!floor) return [];
+  const lines = [
+    `Redis round trip's floor (a bare ioredis GET of the cached list, then JSON.parse, ` +
+      `${results.settings.connections} in flight, nothing else): ${us(floor.cpuPerGet.median)} µs of CPU ` +
+      `per GET (client ${us(floor.clientCpuPerGet.median)} + redis-server ${us(floor.redisCpuPerGet.median)}), ` +
+      `median over the rounds (${us(floor.cpuPerGet.min)}–${us(floor.cpuPerGet.max)}).`,
+  ];
+  if (floor.hit) {
+    lines.push(
+      `${floor.hit.target}'s cache hit: ${us(floor.hit.overCeiling.median)} µs over the ceiling, ` +
+        `${us(floor.hit.aboveFloor.median)} µs above the floor (${us(floor.hit.aboveFloor.min)}–${us(floor.hit.aboveFloor.max)} across rounds).`,
+    );
+  }
+  return lines;
+}
+
 function verdict(results: BenchResults): string[] {
+  const drift = results.notes.length
+    ? [
+        '',
+        'Not noise: the rows that reach Datastore run at the emulator’s speed, which changes ' +
+          'as it fills (a real Datastore does not), so their spread is left out of the verdict ' +
+          'above. These moved by more than ±10% from the first round to the last:',
+        ...results.notes.map((note) => `  - ${note}`),
+      ]
+    : [];
   if (results.warnings.length === 0) {
     return [
-      'No sign of noise: every stage’s ratio to the ceiling stayed within ±10% across rounds, and ' +
-        'the ordering the code implies held (nothing beat the ceiling; a later stage’s cache hit ' +
-        'was never cheaper than an earlier one’s).',
+      'No sign of noise: other processes took under a tenth of the machine, the ceiling, the ' +
+        'cache hits and the Redis floor each stayed within ±10% across rounds, and the ordering ' +
+        'the code implies held (nothing beat the ceiling; a later stage’s cache hit was never ' +
+        'cheaper than an earlier one’s).',
+      ...drift,
     ];
   }
   return [
@@ -145,6 +218,7 @@ function verdict(results: BenchResults): string[] {
       'when it is quieter. Of the two efficiency figures, CPU per request is the one neighbours ' +
       'disturb less. What gave it away:',
     ...results.warnings.map((w) => `  - ${w}`),
+    ...drift,
   ];
 }
 
@@ -168,11 +242,14 @@ function markdownTable(rows: string[][]): string {
   return [line(rows[0]!), line(align), ...rows.slice(1).map(line)].join('\n') + '\n';
 }
 
-/** Each runtime's rows, and with several runtimes the key figures side by side. */
-function tables(results: BenchResults): Array<{ heading: string; rows: string[][] }> {
+/** Each runtime's rows (and lines under them), and with several runtimes the key figures side by side. */
+function tables(
+  results: BenchResults,
+): Array<{ heading: string; rows: string[][]; after: string[] }> {
   const out = results.runtimes.map(({ label }) => ({
     heading: runtimeTitle(results, label),
     rows: [HEADINGS, ...results.summaries.filter((s) => s.runtime === label).map(cells)],
+    after: floorLines(results, label),
   }));
   if (results.runtimes.length > 1) {
     const first = results.summaries.filter((s) => s.runtime === results.runtimes[0]!.label);
@@ -186,6 +263,7 @@ function tables(results: BenchResults): Array<{ heading: string; rows: string[][
             `${version} req/s`,
             `${version} vs ceiling`,
             `${version} CPU µs/req`,
+            `${version} over ceiling`,
           ]),
         ],
         ...first.map((row) => [
@@ -199,10 +277,12 @@ function tables(results: BenchResults): Array<{ heading: string; rows: string[][
               s.requestsPerSecond.median.toFixed(0),
               withSpread(s.ratio),
               s.serverCpuPerRequest.median.toFixed(0),
+              us(s.cpuOverCeiling.median),
             ];
           }),
         ]),
       ],
+      after: [],
     });
   }
   return out;
@@ -212,22 +292,29 @@ const NOTES =
   'Requests/s, p50 and p99 are medians over the rounds. "vs ceiling" is a stage’s throughput over ' +
   'the ceiling’s (the same page from memory, no store, no cache) in the same round: the median, ' +
   'then the lowest and highest round. CPU µs/req is the server process’s user + system time per ' +
-  'response (with redis-server’s for a stage that uses Redis), from /proc; "CPU: ceiling/this" is ' +
-  'the ceiling’s CPU per request over this one’s, per round. Datastore writes (counted by the ' +
-  'emulator), queries (from each response’s Server-Timing) and Redis calls (counted by Redis) are ' +
-  'exact counts over a separate fixed number of requests.';
+  'response (with redis-server’s for a stage that uses Redis), from /proc; "over ceiling" is ' +
+  'that minus the ceiling’s, and "CPU: ceiling/this" the ceiling’s over this one’s, per round. ' +
+  'The Redis floor is measured in every round as well, on each runtime, by a process of its own. ' +
+  'Datastore writes (counted by the emulator), queries (from each response’s Server-Timing) and ' +
+  'Redis calls (counted by Redis) are exact counts over a separate fixed number of requests.';
 
 export function textReport(results: BenchResults): string {
   const parts = [`${title(results)}\n${machineLine(results)}\n`];
-  for (const { heading, rows } of tables(results)) parts.push(`${heading}\n\n${textTable(rows)}`);
+  for (const { heading, rows, after } of tables(results)) {
+    const lines = after.length ? `\n${after.join('\n')}\n` : '';
+    parts.push(`${heading}\n\n${textTable(rows)}${lines}`);
+  }
   parts.push(verdict(results).join('\n') + '\n');
   return parts.join('\n');
 }
 
 export function markdownReport(results: BenchResults): string {
   const parts = [`# ${title(results)}\n`, `${machineLine(results)}\n`];
-  for (const { heading, rows } of tables(results))
-    parts.push(`## ${heading}\n\n${markdownTable(rows)}`);
+  for (const { heading, rows, after } of tables(results)) {
+    parts.push(
+      `## ${heading}\n\n${markdownTable(rows)}${after.map((line) => `\n${line}\n`).join('')}`,
+    );
+  }
   parts.push(
     `## Noise\n\n${verdict(results)
       .map((line) => line.replace(/^ {2}- /, '- '))

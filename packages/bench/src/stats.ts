@@ -19,66 +19,122 @@ export function halfWidth({ median, min, max }: Spread): number {
   return (max - min) / 2 / median;
 }
 
-/** A stage's summary over every round, as the noise checks need it. */
+/** A target's summary over every round, as the noise checks need it. */
 export interface Summary {
   runtime: string;
   target: string;
   workload: string;
+  requestsPerSecond: Spread;
+  serverCpuPerRequest: Spread;
   /** Its throughput over the ceiling's in the same round. */
   ratio: Spread;
   /** The ceiling's CPU time per request over this one's. */
   cpuEfficiency: Spread;
   /** Pages served from a cache in the counting phase: a cache hit row. */
   cached: boolean;
+  /**
+   * Pages that reached Datastore in the counting phase. Their speed is the emulator's: it
+   * slows as it fills, so their spread says nothing about the machine.
+   */
+  datastoreBound: boolean;
 }
 
-/** Wider than this (±) and a ratio says more about the machine than about the code. */
+/** What the machine's neighbours took, and how many cores it has. */
+export interface Neighbours {
+  /** Cores' worth of CPU that processes other than the bench's used, per run. */
+  cores: Spread;
+  machineCores: number;
+}
+
+/** The Redis round trip's floor on one runtime: CPU per GET over the rounds. */
+export interface FloorSpread {
+  runtime: string;
+  cpuPerGet: Spread;
+}
+
+/** Wider than this (±) and a CPU-bound figure says more about the machine than about the code. */
 export const MAX_HALF_WIDTH = 0.1;
 
+/** More than this share of the machine's cores busy with other processes is a noisy run. */
+export const MAX_NEIGHBOURS_SHARE = 0.1;
+
 /**
- * What says the run was too noisy to trust, in plain words; empty when nothing does.
- * Beside the spread, facts about the code that a quiet machine never contradicts: nothing
- * beats the ceiling (the same page with no work at all), and a later stage's cache hit is
- * never cheaper than an earlier one's (Module 13's hit adds a Redis round trip to Module 12's).
+ * How far past an order the code implies a median may land before it counts against the run:
+ * a cache hit that does next to nothing more than the ceiling can come out a hair cheaper than
+ * it in a quiet run (CPU time is counted in 10 ms ticks).
  */
-export function noiseWarnings(summaries: Summary[], stageOrder: string[]): string[] {
+export const ORDER_TOLERANCE = 0.05;
+
+/**
+ * What says the run was too noisy to trust, in plain words; empty when nothing does. The
+ * evidence is what neighbours took, and the figures that depend on nothing but this machine's
+ * CPU: the ceiling's, the cache hits' and the Redis floor's. Each must hold steady across
+ * rounds, and the medians must keep the order the code implies: nothing beats the ceiling (the
+ * same page with no work at all), and a later stage's cache hit is never cheaper than an
+ * earlier one's (Module 13's hit adds a Redis round trip to Module 12's). Rows that reach
+ * Datastore are left out: their speed is the emulator's (see `emulatorDrift`).
+ */
+export function noiseWarnings(
+  summaries: Summary[],
+  stageOrder: string[],
+  neighbours: Neighbours,
+  floors: FloorSpread[] = [],
+): string[] {
   const warnings: string[] = [];
   const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
   const two = (x: number) => x.toFixed(2);
-  for (const s of summaries) {
-    if (s.target === 'ceiling') continue;
-    const where = `${label(s)}`;
-    const width = halfWidth(s.ratio);
+  const busy = neighbours.cores.median;
+  if (!(busy <= MAX_NEIGHBOURS_SHARE * neighbours.machineCores)) {
+    warnings.push(
+      `other processes used ${two(busy)} of the machine's ${neighbours.machineCores} cores during the median run: the servers competed with them for CPU`,
+    );
+  }
+  const steady = (what: string, figure: string, s: Spread, format: (x: number) => string) => {
+    const width = halfWidth(s);
     if (!(width <= MAX_HALF_WIDTH)) {
       warnings.push(
-        `${where}: its ratio to the ceiling ranged ${two(s.ratio.min)}–${two(s.ratio.max)} across rounds (±${pct(width)}, wider than ±${pct(MAX_HALF_WIDTH)})`,
+        `${what}: its ${figure} ranged ${format(s.min)}–${format(s.max)} across rounds (±${pct(width)}, wider than ±${pct(MAX_HALF_WIDTH)})`,
       );
     }
-    if (s.ratio.median > 1) {
+  };
+  const whole = (x: number) => x.toFixed(0);
+  const cpuBound = summaries.filter((s) => !s.datastoreBound);
+  for (const s of cpuBound) {
+    if (s.target === 'ceiling') {
+      steady(label(s), 'throughput (requests/s)', s.requestsPerSecond, whole);
+      steady(label(s), 'CPU per request (µs)', s.serverCpuPerRequest, whole);
+      continue;
+    }
+    steady(label(s), 'ratio to the ceiling', s.ratio, two);
+    steady(label(s), 'CPU efficiency (ceiling/this)', s.cpuEfficiency, two);
+    if (s.ratio.median > 1 + ORDER_TOLERANCE) {
       warnings.push(
-        `${where}: its median throughput is ${two(s.ratio.median)}× the ceiling's, which does strictly less`,
+        `${label(s)}: its median throughput is ${two(s.ratio.median)}× the ceiling's, which does strictly less`,
       );
     }
-    if (s.cpuEfficiency.median > 1) {
+    if (s.cpuEfficiency.median > 1 + ORDER_TOLERANCE) {
       warnings.push(
-        `${where}: it took less CPU per request than the ceiling (${two(s.cpuEfficiency.median)}×), which does strictly less`,
+        `${label(s)}: it took less CPU per request than the ceiling (${two(s.cpuEfficiency.median)}×), which does strictly less`,
       );
     }
   }
-  const byRuntime = new Map<string, Summary[]>();
-  for (const s of summaries) byRuntime.set(s.runtime, [...(byRuntime.get(s.runtime) ?? []), s]);
-  for (const rows of byRuntime.values()) {
+  for (const floor of floors) {
+    const where = `the Redis floor${floor.runtime ? ` (Node ${floor.runtime})` : ''}`;
+    steady(where, 'CPU per GET (µs)', floor.cpuPerGet, (x) => x.toFixed(1));
+  }
+  for (const runtime of new Set(cpuBound.map((s) => s.runtime))) {
+    const rows = cpuBound.filter((s) => s.runtime === runtime);
     const hits = rows
       .filter((s) => s.cached && s.target !== 'ceiling')
       .sort((a, b) => stageOrder.indexOf(a.target) - stageOrder.indexOf(b.target));
     for (let i = 1; i < hits.length; i++) {
       const [earlier, later] = [hits[i - 1]!, hits[i]!];
-      if (later.ratio.median > earlier.ratio.median) {
+      if (later.ratio.median > earlier.ratio.median * (1 + ORDER_TOLERANCE)) {
         warnings.push(
           `${label(later)} (${two(later.ratio.median)} of the ceiling) came out faster than ${label(earlier)} (${two(earlier.ratio.median)}), though its cache hit does more work`,
         );
       }
-      if (later.cpuEfficiency.median > earlier.cpuEfficiency.median) {
+      if (later.cpuEfficiency.median > earlier.cpuEfficiency.median * (1 + ORDER_TOLERANCE)) {
         warnings.push(
           `${label(later)} came out cheaper in CPU per request than ${label(earlier)}, though its cache hit does more work`,
         );
@@ -86,6 +142,33 @@ export function noiseWarnings(summaries: Summary[], stageOrder: string[]): strin
     }
   }
   return warnings;
+}
+
+/** One Datastore-bound row's throughput, round by round. */
+export interface RoundByRound {
+  runtime: string;
+  target: string;
+  workload: string;
+  requestsPerSecond: number[];
+}
+
+/**
+ * The rows that reach Datastore, where their throughput moved by more than ±10% from the first
+ * round to the last: the emulator's drift, said as such (it is not the machine's noise).
+ */
+export function emulatorDrift(rows: RoundByRound[]): string[] {
+  const notes: string[] = [];
+  for (const row of rows) {
+    const [first, last] = [row.requestsPerSecond[0], row.requestsPerSecond.at(-1)];
+    if (first === undefined || last === undefined || row.requestsPerSecond.length < 2) continue;
+    const change = last / first - 1;
+    if (!(Math.abs(change) > MAX_HALF_WIDTH)) continue;
+    const sign = change > 0 ? '+' : '−';
+    notes.push(
+      `${label(row)}: ${first.toFixed(0)} requests/s in the first round, ${last.toFixed(0)} in the last (${sign}${Math.abs(change * 100).toFixed(0)}%)`,
+    );
+  }
+  return notes;
 }
 
 function label(s: Pick<Summary, 'runtime' | 'target' | 'workload'>): string {

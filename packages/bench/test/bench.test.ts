@@ -1,6 +1,7 @@
 // Not a speed test: figures are for people to read (npm run bench). This checks that a short
 // run works end to end, that its report has the shape the README promises (interleaved rounds,
-// every round kept, medians with their spread), and that what it counts is exact: every miss
+// every round kept, medians with their spread, the Redis floor in every round), how it judges
+// noise (from figures made up here), and that what it counts is exact: every miss
 // is one Datastore write and one query, a returning visitor to a cached stage costs Datastore
 // nothing, and Redis sees one call per hit and two per miss. The counts come from a fixed
 // number of requests, every one awaited, so they are exact however busy the machine is.
@@ -16,10 +17,18 @@ import {
   markdownReport,
   textReport,
   type BenchResults,
+  type FloorSummary,
   type RowSummary,
 } from '../src/report.js';
 import { resolveRuntimes } from '../src/runtimes.js';
-import { noiseWarnings, spread, type Spread, type Summary } from '../src/stats.js';
+import {
+  emulatorDrift,
+  noiseWarnings,
+  spread,
+  type Neighbours,
+  type Spread,
+  type Summary,
+} from '../src/stats.js';
 
 const BENCH = fileURLToPath(new URL('../src/bench.js', import.meta.url));
 const STAGES = ['mod1-baseline', 'mod12-memcache', 'mod13-redis'];
@@ -75,6 +84,31 @@ test('a short run measures every stage in interleaved rounds and counts its call
   }
   const ceiling = report.summaries.find((s) => s.target === 'ceiling')!;
   assert.deepEqual(ceiling.ratio, { median: 1, min: 1, max: 1 });
+  assert.deepEqual(ceiling.cpuOverCeiling, { median: 0, min: 0, max: 0 });
+  assert.deepEqual(
+    report.summaries.filter((s) => s.datastoreBound).map((s) => `${s.target} ${s.workload}`),
+    ['mod1-baseline returning', ...STAGES.map((stage) => `${stage} new`)],
+    'the rows that reach Datastore, from the counts',
+  );
+
+  // The Redis floor: once a round, against Module 13's Redis, and Module 13's hit against it.
+  for (const { round, floors } of report.rounds) {
+    assert.equal(floors.length, 1, `round ${round}: one floor run`);
+    const [floor] = floors;
+    assert.ok(floor!.gets > 0, `round ${round}: ${floor!.gets} GETs`);
+    for (const key of ['clientCpuPerGet', 'redisCpuPerGet'] as const) {
+      assert.ok(Number.isFinite(floor![key]) && floor![key] >= 0, `${key} is ${floor![key]}`);
+    }
+  }
+  assert.equal(report.floors.length, 1);
+  const [floor] = report.floors;
+  within(floor!.cpuPerGet, 'floor CPU per GET');
+  assert.equal(floor!.hit?.target, 'mod13-redis');
+  const hitRow = report.summaries.find(
+    (s) => s.target === 'mod13-redis' && s.workload === 'returning',
+  )!;
+  assert.deepEqual(floor!.hit?.overCeiling, hitRow.cpuOverCeiling);
+  within(floor!.hit!.aboveFloor, 'mod13-redis hit above the floor');
 
   // The exact counts.
   const counted = (target: string, workload: string) => {
@@ -111,6 +145,9 @@ test('a short run measures every stage in interleaved rounds and counts its call
 
   // What a person reads.
   assert.match(output, /Target +Workload +Requests\/s +p50 ms +p99 ms +vs ceiling \(min–max\)/);
+  assert.match(output, /CPU µs\/req +µs over ceiling \(min–max\)/);
+  assert.match(output, /^Redis round trip's floor .*: [\d.]+ µs of CPU per GET/m);
+  assert.match(output, /^mod13-redis's cache hit: [\d.-]+ µs over the ceiling, [\d.-]+ µs above/m);
   assert.match(output, /No sign of noise|WARNING: this machine was too noisy/);
   const md = readFileSync(join(results, 'bench.md'), 'utf8');
   assert.match(md, /^\| mod13-redis \| returning \| \d+ \|/m);
@@ -121,16 +158,21 @@ test('a short run measures every stage in interleaved rounds and counts its call
 });
 
 function summary(target: string, workload: string, ratio: number[], cpu = ratio): Summary {
+  const cached = workload === 'returning' && target !== 'mod1-baseline';
   return {
     runtime: '',
     target,
     workload,
+    requestsPerSecond: spread(ratio.map((r) => r * 3000)),
+    serverCpuPerRequest: spread(cpu.map((c) => 60 / c)),
     ratio: spread(ratio),
     cpuEfficiency: spread(cpu),
-    cached: workload === 'returning' && target !== 'mod1-baseline',
+    cached,
+    datastoreBound: !cached && target !== 'ceiling',
   };
 }
 const ORDER = ['ceiling', ...STAGES];
+const QUIET: Neighbours = { cores: spread([0, 0.01, 0.02]), machineCores: 2 };
 
 test('medians and spreads: odd and even counts, and what is not a number left out', () => {
   assert.deepEqual(spread([3, 1, 2]), { median: 2, min: 1, max: 3 });
@@ -145,11 +187,12 @@ test('a steady run raises no warning; a wide spread or an impossible order does,
     summary('mod13-redis', 'returning', [0.72, 0.75, 0.78]),
     summary('mod13-redis', 'new', [0.02, 0.021, 0.022]),
   ];
-  assert.deepEqual(noiseWarnings(steady, ORDER), []);
+  assert.deepEqual(noiseWarnings(steady, ORDER, QUIET), []);
 
   const wide = noiseWarnings(
     [summary('mod12-memcache', 'returning', [0.6, 0.93, 1.2], [0.9, 0.9, 0.9])],
     ORDER,
+    QUIET,
   );
   assert.equal(wide.length, 1, wide.join('\n'));
   assert.match(wide[0]!, /mod12-memcache \(returning visitor\).*0\.60–1\.20.*±32%/);
@@ -160,6 +203,7 @@ test('a steady run raises no warning; a wide spread or an impossible order does,
       summary('mod13-redis', 'returning', [0.8, 0.82, 0.84]),
     ],
     ORDER,
+    QUIET,
   );
   assert.ok(
     upsideDown.some((w) => /mod13-redis .*0\.82.*faster than mod12-memcache .*0\.62/.test(w)),
@@ -173,6 +217,7 @@ test('a steady run raises no warning; a wide spread or an impossible order does,
   const aboveCeiling = noiseWarnings(
     [summary('mod12-memcache', 'returning', [1.4, 1.43, 1.45])],
     ORDER,
+    QUIET,
   );
   assert.ok(
     aboveCeiling.some((w) => /1\.43× the ceiling/.test(w)),
@@ -180,7 +225,85 @@ test('a steady run raises no warning; a wide spread or an impossible order does,
   );
 });
 
-function results(warnings: string[], runtimes = ['']): BenchResults {
+test('a quiet run is not called noisy for what the Datastore emulator does, nor for a hit at the ceiling', () => {
+  const quiet = [
+    summary('ceiling', 'returning', [1, 1, 1], [1, 1, 1]),
+    // Module 12's hit does next to nothing more than the ceiling: a hair either side of it.
+    summary('mod12-memcache', 'returning', [0.99, 1.02, 1.04], [0.97, 1.01, 1.03]),
+    summary('mod13-redis', 'returning', [0.7, 0.72, 0.74]),
+    // The rows that reach the emulator swing as it fills: ±40%.
+    summary('mod1-baseline', 'returning', [0.04, 0.06, 0.08]),
+    summary('mod13-redis', 'new', [0.02, 0.03, 0.045]),
+  ];
+  const floors = [{ runtime: '', cpuPerGet: spread([23, 23.5, 24]) }];
+  assert.deepEqual(noiseWarnings(quiet, ORDER, QUIET, floors), []);
+
+  // What the emulator did is said, as its drift, row by row.
+  const drift = emulatorDrift([
+    {
+      runtime: '22',
+      target: 'mod1-baseline',
+      workload: 'returning',
+      requestsPerSecond: [231, 180, 130],
+    },
+    { runtime: '22', target: 'mod1-baseline', workload: 'new', requestsPerSecond: [200, 230, 205] },
+    { runtime: '22', target: 'mod12-memcache', workload: 'new', requestsPerSecond: [150, 170] },
+  ]);
+  assert.deepEqual(drift, [
+    'mod1-baseline (returning visitor, Node 22): 231 requests/s in the first round, 130 in the last (−44%)',
+    'mod12-memcache (new visitor, Node 22): 150 requests/s in the first round, 170 in the last (+13%)',
+  ]);
+});
+
+test('a busy neighbour, or a CPU-bound figure that swings, makes the run noisy, with figures', () => {
+  const steady = [
+    summary('ceiling', 'returning', [1, 1, 1]),
+    summary('mod12-memcache', 'returning', [0.95, 0.97, 0.99]),
+  ];
+  // `node -e 'for(;;){}'` beside the bench: one core of two.
+  const busy = noiseWarnings(steady, ORDER, { cores: spread([0.9, 1, 1.1]), machineCores: 2 });
+  assert.equal(busy.length, 1, busy.join('\n'));
+  assert.match(busy[0]!, /other processes used 1\.00 of the machine's 2 cores/);
+
+  const ceiling: Summary = {
+    ...summary('ceiling', 'returning', [1, 1, 1]),
+    requestsPerSecond: spread([2000, 3000, 4000]),
+    serverCpuPerRequest: spread([50, 51, 52]),
+  };
+  const swinging = noiseWarnings([ceiling], ORDER, QUIET);
+  assert.equal(swinging.length, 1, swinging.join('\n'));
+  assert.match(swinging[0]!, /^ceiling \(returning visitor\): its throughput .*2000–4000.*±33%/);
+
+  const hitCpu = noiseWarnings(
+    [summary('mod13-redis', 'returning', [0.7, 0.71, 0.72], [0.5, 0.65, 0.7])],
+    ORDER,
+    QUIET,
+  );
+  assert.equal(hitCpu.length, 1, hitCpu.join('\n'));
+  assert.match(hitCpu[0]!, /mod13-redis .*CPU efficiency .*0\.50–0\.70/);
+
+  const floor = noiseWarnings([], ORDER, QUIET, [
+    { runtime: '24', cpuPerGet: spread([20, 23, 30]) },
+  ]);
+  assert.equal(floor.length, 1, floor.join('\n'));
+  assert.match(
+    floor[0]!,
+    /^the Redis floor \(Node 24\): its CPU per GET \(µs\) ranged 20\.0–30\.0/,
+  );
+
+  // Beyond the tolerance, a hit cheaper than the ceiling is impossible, so noise.
+  const cheaper = noiseWarnings(
+    [summary('mod12-memcache', 'returning', [1, 1.01, 1.02], [1.1, 1.12, 1.14])],
+    ORDER,
+    QUIET,
+  );
+  assert.ok(
+    cheaper.some((w) => /less CPU per request than the ceiling \(1\.12×\)/.test(w)),
+    cheaper.join('\n'),
+  );
+});
+
+function results(warnings: string[], runtimes = [''], notes: string[] = []): BenchResults {
   const s = (value: number): Spread => ({ median: value, min: value * 0.9, max: value * 1.1 });
   const rows: RowSummary[] = runtimes.flatMap((runtime) =>
     [
@@ -196,8 +319,10 @@ function results(warnings: string[], runtimes = ['']): BenchResults {
       errors: 0,
       ratio: target === 'ceiling' ? { median: 1, min: 1, max: 1 } : s(ratio as number),
       serverCpuPerRequest: s(100),
+      cpuOverCeiling: target === 'ceiling' ? { median: 0, min: 0, max: 0 } : s(1234.5),
       cpuEfficiency: s(ratio as number),
       cached: false,
+      datastoreBound: target !== 'ceiling',
       datastoreWritesPerRequest: 0,
       datastoreQueriesPerRequest: 0,
       redisCallsPerRequest: 0,
@@ -218,7 +343,16 @@ function results(warnings: string[], runtimes = ['']): BenchResults {
     neighbours: s(0.1),
     generatorCpuPerRequest: 20,
     warnings,
+    notes,
     summaries: rows,
+    floors: runtimes.map((runtime): FloorSummary => ({
+      runtime,
+      cpuPerGet: s(23),
+      clientCpuPerGet: s(15.5),
+      redisCpuPerGet: s(7.5),
+      getsPerSecond: s(40000),
+      hit: { target: 'mod13-redis', overCeiling: s(27), aboveFloor: s(4) },
+    })),
     counts: [],
     rounds: [],
   };
@@ -249,14 +383,56 @@ test('the reports say plainly when a run was noisy, and put runtimes side by sid
   assert.match(textReport(results([])), /No sign of noise/);
   assert.match(
     markdownReport(results([])),
-    /^\| a<b> \| new \| 500 \| 1\.0 \| 2\.0 \| 0\.50 \(0\.45–0\.55\) \| 100 \| 0\.50 \(0\.45–0\.55\) \| 0\.00 \| 0\.00 \| 0\.00 \| 0 \|$/m,
+    /^\| a<b> \| new \| 500 \| 1\.0 \| 2\.0 \| 0\.50 \(0\.45–0\.55\) \| 100 \| 1235 \(1111–1358\) \| 0\.50 \(0\.45–0\.55\) \| 0\.00 \| 0\.00 \| 0\.00 \| 0 \|$/m,
+  );
+  assert.match(
+    markdownReport(results([])),
+    /^\| ceiling \| returning \| .* \| 0\.0 \(0\.0–0\.0\) \|/m,
   );
   const both = textReport(results([], ['22', '24']));
   assert.match(both, /^Side by side$/m);
   assert.match(
     both,
-    /v22\.0\.0 req\/s +v22\.0\.0 vs ceiling +v22\.0\.0 CPU µs\/req +v24\.0\.0 req\/s/,
+    /v22\.0\.0 req\/s +v22\.0\.0 vs ceiling +v22\.0\.0 CPU µs\/req +v22\.0\.0 over ceiling +v24\.0\.0 req\/s/,
   );
+});
+
+test("the reports give each runtime's Redis floor, and the hit against it, under its table", () => {
+  for (const text of [
+    textReport(results([], ['22', '24'])),
+    markdownReport(results([], ['22', '24'])),
+  ]) {
+    const floors = [
+      ...text.matchAll(
+        /^Redis round trip's floor \(a bare ioredis GET of the cached list, then JSON\.parse, 10 in flight, nothing else\): 23\.0 µs of CPU per GET \(client 15\.5 \+ redis-server 7\.5\), median over the rounds \(20\.7–25\.3\)\.$/gm,
+      ),
+    ];
+    assert.equal(floors.length, 2, text);
+    const hits = [
+      ...text.matchAll(
+        /^mod13-redis's cache hit: 27\.0 µs over the ceiling, 4\.0 µs above the floor \(3\.6–4\.4 across rounds\)\.$/gm,
+      ),
+    ];
+    assert.equal(hits.length, 2, text);
+    assert.ok(
+      text.indexOf('Node.js v22.0.0') < floors[0]!.index! &&
+        floors[0]!.index! < text.indexOf('Node.js v24.0.0'),
+    );
+  }
+});
+
+test('the emulator’s drift is said as such, apart from the noise verdict', () => {
+  const drift =
+    'mod1-baseline (returning visitor): 231 requests/s in the first round, 130 in the last (−44%)';
+  for (const text of [
+    textReport(results([], [''], [drift])),
+    markdownReport(results([], [''], [drift])),
+  ]) {
+    assert.match(text, /No sign of noise/);
+    assert.match(text, /Not noise: the rows that reach Datastore run at the emulator’s speed/);
+    assert.ok(text.includes(`- ${drift}`), text);
+  }
+  assert.doesNotMatch(textReport(results([])), /Not noise/);
 });
 
 test('--node takes a path, or a major version found in the cache without fetching', () => {

@@ -68,6 +68,9 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'poison Visit entities: a 200 with the newest real visits, fresh and cached': page(
     'malformed Visit entities do not break the page: it lists the newest visits',
   ),
+  '35 Visit entities whose timestamp is an array holding a recent time: ten visits listed': page(
+    'however many Visit entities hold their time in an array, the page lists ten real visits',
+  ),
 
   // caching.test.ts: Modules 12 and 13
   'one visitor, many requests: one Visit; a second visitor: one more': cache(
@@ -82,8 +85,8 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'caches for an hour, and an expired list is a miss': cache(
     'the visits are cached for an hour (HOUR), then read again from Datastore',
   ),
-  'node-cache keeps copies: changing a list it handed out changes no later page': cache(
-    'node-cache hands out copies, so no page can change what it keeps',
+  'node-cache hands out the stored list, uncopied and frozen: no page can change it': cache(
+    'node-cache hands out the cached list as it is, uncopied: it is frozen, so no page can change it',
   ),
   'two instances do not share their caches: each stores the same visitor': cache(
     "each instance has its own cache (node-cache lives in the instance's memory)",
@@ -137,6 +140,9 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   ),
   'a REDIS_TLS_CA that cannot be read is refused at start, naming it': settings(
     'a REDIS_TLS_CA file that cannot be read is refused at start, saying so',
+  ),
+  'a REDIS_TLS_CA that holds no certificate is refused at start, naming it': settings(
+    'a REDIS_TLS_CA file that holds no certificate is refused at start, saying so',
   ),
   'SET refused (an ACL without set): one warning for any number of pages, one line when it works again':
     failsOpen('a Redis that refuses SET (an ACL) is one warning, not one per page'),

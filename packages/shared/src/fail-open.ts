@@ -1,4 +1,6 @@
-import { log } from './log.js';
+import { parseVisits } from './cached-visits.js';
+import { Troubles } from './troubles.js';
+import type { Visit } from './visit-entity.js';
 
 /** What failing open needs of the cache's client (ioredis's `Redis` has it). */
 export interface CacheClient {
@@ -8,22 +10,20 @@ export interface CacheClient {
 }
 
 /**
- * Calls to a cache that fails open: `failOpen('GET', redis.get('visits'))` is the reply, or
- * undefined, a miss, when the call failed for any reason, so the page is served from
- * Datastore instead. Each kind of trouble is logged once when it starts and once when it
- * ends, however many requests meet it: the cache not answering (down, hung, unreachable)
- * is one kind; Redis refusing a command (an ACL without it, out of memory, a wrong type)
- * is a kind for each command, ending when that command works again.
+ * A cache that fails open, for one client: `failOpen('GET', redis.get('visits'))` is the
+ * reply, or undefined, a miss, when the call failed for any reason, so the page is served
+ * from Datastore instead; `loadVisits(rsp)` is the visits the reply holds, or undefined, a
+ * miss, when it holds anything this app did not write. Each kind of trouble is logged once
+ * when it starts and once when it ends, however many requests meet it: the cache not
+ * answering (down, hung, unreachable) is one kind; Redis refusing a command (an ACL without
+ * it, out of memory, a wrong type) is a kind for each command, ending when that command works
+ * again; something else under the key is one more, ending when visits are found there again.
  */
 export function cacheCalls(client: CacheClient) {
-  const troubles = new Set<string>();
-  const starts = (kind: string, message: string, error: unknown) => {
-    if (!troubles.has(kind)) log('WARNING', message, { error: String(error) });
-    troubles.add(kind);
-  };
-  const ends = (kind: string, message: string) => {
-    if (troubles.delete(kind)) log('INFO', message);
-  };
+  const troubles = new Troubles();
+  const starts = (kind: string, message: string, error: unknown) =>
+    troubles.start(kind, 'WARNING', message, { error: String(error) });
+  const ends = (kind: string, message: string) => troubles.end(kind, message);
   const failing = 'Redis is failing; serving from Datastore without a cache';
   // The connection failing between requests (without a listener ioredis prints each failure).
   client.on('error', (error) => starts('unanswered', failing, error));
@@ -36,7 +36,7 @@ export function cacheCalls(client: CacheClient) {
   let sent = 0; // calls so far
   let lateReplyBefore: number | undefined; // calls sent after this one queue behind a late reply
 
-  return async function failOpen<T>(command: string, call: Promise<T>): Promise<T | undefined> {
+  async function failOpen<T>(command: string, call: Promise<T>): Promise<T | undefined> {
     const number = ++sent;
     const afterLateReply = lateReplyBefore !== undefined && number > lateReplyBefore;
     try {
@@ -60,5 +60,22 @@ export function cacheCalls(client: CacheClient) {
       }
       return undefined;
     }
-  };
+  }
+
+  /** The codelab's `pickle.loads(rsp)`: see `parseVisits()`. */
+  function loadVisits(text: string): readonly Visit[] | undefined {
+    const visits = parseVisits(text);
+    if (visits) ends('garbage', 'The cache holds visits again');
+    else {
+      troubles.start(
+        'garbage',
+        'WARNING',
+        'The cache holds something this app did not write; treating it as a miss',
+        { length: text.length },
+      );
+    }
+    return visits;
+  }
+
+  return { failOpen, loadVisits };
 }

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { STATUS_CODES, createServer, type Server, type ServerOptions } from 'node:http';
 import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
 import { log } from './log.js';
 import { portSetting } from './settings.js';
+import { Troubles } from './troubles.js';
 import { StoreUnavailableError } from './visits.js';
 
 /**
@@ -31,7 +33,7 @@ export const notFound: RequestHandler = (req, res) => {
 export const handleErrors: ErrorRequestHandler = (error: unknown, req, res, next) => {
   if (res.headersSent) return next(error); // Express closes the half-sent response
   if (error instanceof StoreUnavailableError) {
-    log('ERROR', 'Datastore is unavailable; answered 503', { path: req.path, error });
+    // Not logged here: the store logs an outage once when it starts and once when it ends.
     res
       .status(503)
       .set('Retry-After', '5')
@@ -109,6 +111,7 @@ export function serve(createApp: () => Express, options: ServeOptions = {}): Ser
   }
 
   const server = createServer({ ...SERVER_TIMEOUTS, ...options.timeouts }, app);
+  limitConnections(server);
   server.once('error', (error: NodeJS.ErrnoException) => {
     const why = error.code === 'EADDRINUSE' ? ': something else is listening there' : '';
     log('CRITICAL', `Cannot listen on port ${port}${why}`, { error });
@@ -133,6 +136,43 @@ export function serve(createApp: () => Express, options: ServeOptions = {}): Ser
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
   return server;
+}
+
+// Open files a server keeps for itself beyond its clients' connections: Node's own, the
+// connections to Datastore and Redis, the page's template.
+const FILES_KEPT = 100;
+
+/**
+ * Past its open-files limit a process can accept no connection: Node's event loop then closes
+ * each new one unseen, and the app can open no connection to Datastore either. Capping the
+ * clients' connections below that limit keeps files for the app's own, and makes each
+ * connection turned away visible: it is logged once, and once when connections are accepted
+ * again.
+ */
+function limitConnections(server: Server, limit = openFilesLimit()) {
+  if (limit === undefined) return;
+  server.maxConnections = Math.max(limit - FILES_KEPT, 1);
+  const troubles = new Troubles();
+  server.on('drop', () => {
+    troubles.start(
+      'full',
+      'WARNING',
+      `Closing new connections: ${server.maxConnections} are open, the most this process ` +
+        `takes with its open-files limit of ${limit}`,
+    );
+  });
+  server.on('connection', () => troubles.end('full', 'Accepting new connections again'));
+}
+
+/** The process's limit on open files (`ulimit -n`), where Linux says; undefined if unlimited. */
+function openFilesLimit(): number | undefined {
+  try {
+    const limits = readFileSync('/proc/self/limits', 'utf8');
+    const soft = /^Max open files\s+(\d+)/m.exec(limits)?.[1];
+    return soft === undefined ? undefined : Number(soft);
+  } catch {
+    return undefined; // not Linux: Node's own behaviour
+  }
 }
 
 /**

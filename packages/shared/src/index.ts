@@ -1,4 +1,4 @@
-export { MAX_CACHED_LENGTH, MAX_CACHED_VISITS, dumpVisits, loadVisits } from './cached-visits.js';
+export { MAX_CACHED_LENGTH, MAX_CACHED_VISITS, dumpVisits } from './cached-visits.js';
 export { cacheCalls, type CacheClient } from './fail-open.js';
 export {
   SERVER_TIMEOUTS,
@@ -11,8 +11,8 @@ export {
 } from './http.js';
 export { log, type Severity } from './log.js';
 export { ctime, views } from './page.js';
-export { fileSetting, portNumber, portSetting } from './settings.js';
-export { addServerTiming } from './timing.js';
+export { certificatesSetting, portNumber, portSetting } from './settings.js';
+export { type ServerTiming } from './timing.js';
 export {
   MAX_VISITOR_LENGTH,
   UNREADABLE_VISITOR,

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /**
@@ -29,4 +30,35 @@ export function fileSetting(env: NodeJS.ProcessEnv, name: string): Buffer {
       cause: error,
     });
   }
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * The file the environment variable `name` names, checked to hold PEM certificates (a CA file
+ * for TLS); an Error naming both if it does not. Node's TLS would take a file of anything
+ * without a word and then trust nothing: every connection would fail, blaming the server.
+ */
+export function certificatesSetting(env: NodeJS.ProcessEnv, name: string): Buffer {
+  const file = fileSetting(env, name);
+  const path = env[name];
+  const certificates = file.toString('latin1').match(PEM_CERTIFICATE) ?? [];
+  if (certificates.length === 0) {
+    throw new Error(
+      `${name} names a file that holds no PEM certificate: "${path}" ` +
+        '(one begins "-----BEGIN CERTIFICATE-----")',
+    );
+  }
+  for (const [index, certificate] of certificates.entries()) {
+    try {
+      new X509Certificate(certificate);
+    } catch (error) {
+      throw new Error(
+        `${name} names a file with a certificate that cannot be read: "${path}" ` +
+          `(certificate ${index + 1} of ${certificates.length})`,
+        { cause: error },
+      );
+    }
+  }
+  return file;
 }

@@ -1,5 +1,5 @@
 import { Datastore, PropertyFilter, type Entity } from '@google-cloud/datastore';
-import { log } from './log.js';
+import { Troubles } from './troubles.js';
 
 /** A `Visit` entity: the same kind and property names as the Python original. */
 export interface Visit {
@@ -20,8 +20,12 @@ export const UNREADABLE_VISITOR = '(unreadable visitor)';
 // timestamp further ahead (another writer's mistake) would otherwise head the list until then.
 const CLOCK_SKEW_MS = 5 * 60_000;
 
-// Rounds of the query when entities had to be skipped: each asks for as many as are missing.
-const MAX_ROUNDS = 3;
+// When entities had to be skipped, the query goes on in batches twice as large each round, up
+// to this many: another writer's entity can be a megabyte, and a round holds its batch in memory.
+const MAX_BATCH = 100;
+
+// gRPC's status code for a call that ran out of time.
+const DEADLINE_EXCEEDED = 4;
 
 /** What became of one entity: the visit to show (if any) and what was wrong with it. */
 export interface EntityReading {
@@ -65,7 +69,8 @@ function describe(value: unknown): string {
   if (typeof value === 'number') return `the number ${value}`;
   if (typeof value === 'boolean') return `the boolean ${value}`;
   if (Datastore.isInt(value)) return `the integer ${(value as { value: string }).value}`;
-  if (Array.isArray(value)) return `an array of ${value.length} values`;
+  if (Array.isArray(value))
+    return `an array of ${value.length} value${value.length === 1 ? '' : 's'}`;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid date' : 'a date';
   if (Buffer.isBuffer(value)) return `${value.length} bytes`;
   if (Datastore.isKey(value)) return 'a key';
@@ -76,52 +81,75 @@ function describe(value: unknown): string {
 /**
  * The newest `limit` visits, newest first, read so that no stored value can break the page
  * or the query. Datastore sorts values of different types by type before value, so in a
- * descending query a `timestamp` stored as text, a float, an array or an integer beyond any
- * time sorts above every real time and would head "the newest ten" forever. An upper bound,
- * a time just ahead of now, leaves out every type that sorts above times (and times in the
- * future). What sorts below or among times (null; integers, on Datastore) is skipped when
- * read, and the query goes on from its cursor for as many as are missing, so the newest real
- * visits still fill the page. (Always fetching a few more would cost every page reads, and
- * still fall short once more than a few were stored.) An inequality on the property the
- * query sorts by needs no composite index.
+ * descending query a `timestamp` stored as text, a float or an integer beyond any time sorts
+ * above every real time and would head "the newest ten" forever. An upper bound, a time just
+ * ahead of now, leaves out every type that sorts above times (and times in the future). What
+ * sorts below or among times is skipped when read: null, integers (on Datastore), and an array
+ * holding a time (Datastore indexes each element, so the bound lets it through). The query then
+ * goes on from its cursor, in batches twice as large each round, until the page is full or the
+ * deadline (`gaxOptions.timeout`, for all rounds together) has passed, when the page shows the
+ * visits found. (Always fetching a few more would cost every page reads, and still fall short
+ * once more than a few were stored.) An inequality on the property the query sorts by needs
+ * no composite index.
  */
 export function newestVisitsQuery(
   datastore: Datastore,
   gaxOptions: { timeout: number },
 ): (limit: number) => Promise<Visit[]> {
-  let troubled = false; // one warning when unreadable visits appear, one line when they go
+  const troubles = new Troubles(); // a warning when unreadable visits appear, a line when they go
 
   return async (limit) => {
     const visits: Visit[] = [];
     const problems: { key: string; problem: string }[] = [];
     const latest = new Date(Date.now() + CLOCK_SKEW_MS); // one query: a cursor needs the same
+    const deadline = Date.now() + gaxOptions.timeout; // for all rounds together
     let cursor: string | undefined;
-    for (let round = 0; round < MAX_ROUNDS && visits.length < limit; round++) {
+    for (let batch = limit; visits.length < limit; batch = Math.min(2 * batch, MAX_BATCH)) {
+      const timeout = deadline - Date.now();
+      if (cursor && timeout <= 0) break; // out of time: the visits found so far
       let query = datastore
         .createQuery('Visit')
         .filter(new PropertyFilter('timestamp', '<=', latest))
         .order('timestamp', { descending: true })
-        .limit(limit - visits.length);
+        .limit(batch);
       if (cursor) query = query.start(cursor);
-      // Integers beyond 2^53 come back wrapped instead of failing the whole result.
-      const [entities, info] = await datastore.runQuery(query, { gaxOptions, wrapNumbers: true });
+      let result;
+      try {
+        // Integers beyond 2^53 come back wrapped instead of failing the whole result.
+        result = await datastore.runQuery(query, {
+          gaxOptions: { ...gaxOptions, timeout },
+          wrapNumbers: true,
+        });
+      } catch (error) {
+        // A later round cut short by the deadline: the visits found so far.
+        if (cursor && (error as { code?: unknown }).code === DEADLINE_EXCEEDED) break;
+        throw error;
+      }
+      const [entities, info] = result;
       for (const entity of entities) {
+        if (visits.length === limit) break;
         const { visit, problem } = readVisitEntity(entity);
         if (visit) visits.push(visit);
         if (problem) problems.push({ key: keyOf(entity), problem });
       }
-      if (info.moreResults === 'NO_MORE_RESULTS' || !info.endCursor) break;
+      // Datastore says MORE_RESULTS_AFTER_LIMIT even when fewer came: then none are left.
+      const more =
+        info.moreResults === 'MORE_RESULTS_AFTER_CURSOR' ||
+        (info.moreResults === 'MORE_RESULTS_AFTER_LIMIT' && entities.length === batch);
+      if (!more || !info.endCursor) break;
       cursor = info.endCursor;
     }
 
-    if (problems.length > 0 && !troubled) {
-      log('WARNING', 'Some Visit entities cannot be shown as stored; see "problems"', {
-        problems: problems.slice(0, 10),
-      });
-    } else if (problems.length === 0 && troubled) {
-      log('INFO', 'The newest Visit entities read cleanly again');
+    if (problems.length > 0) {
+      troubles.start(
+        'unreadable',
+        'WARNING',
+        'Some Visit entities cannot be shown as stored; see "problems"',
+        { problems: problems.slice(0, 10) },
+      );
+    } else {
+      troubles.end('unreadable', 'The newest Visit entities read cleanly again');
     }
-    troubled = problems.length > 0;
     return visits;
   };
 }

@@ -1,6 +1,7 @@
 import { Datastore, type DatastoreOptions } from '@google-cloud/datastore';
 import { log } from './log.js';
-import { timedQuery } from './timing.js';
+import { timedQuery, type ServerTiming } from './timing.js';
+import { outageCalls } from './troubles.js';
 import { newestVisitsQuery, type Visit } from './visit-entity.js';
 
 export type { Visit };
@@ -8,8 +9,12 @@ export type { Visit };
 /** The codelab's `store_visit()` and `fetch_visits()`, as one replaceable unit. */
 export interface VisitStore {
   storeVisit(remoteAddr: string, userAgent: string): Promise<void>;
-  /** The newest `limit` visits, newest first. */
-  fetchVisits(limit: number): Promise<readonly Visit[]>;
+  /**
+   * The newest `limit` visits, newest first, frozen: no page can change them, so a cache can
+   * hand the same list to every page. With `timing` (the page's `res`), says in its
+   * `Server-Timing` header what the query took.
+   */
+  fetchVisits(limit: number, timing?: ServerTiming): Promise<readonly Visit[]>;
 }
 
 /** Datastore did not answer in time or refused the call: the visit list cannot be served. */
@@ -54,6 +59,7 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
   // Datastore fails the request in seconds instead of the library's default minute.
   const gaxOptions = { timeout: options.deadlineMs ?? DEFAULT_DEADLINE_MS };
   const newestVisits = newestVisitsQuery(datastore, gaxOptions);
+  const unavailableOnFailure = datastoreCalls();
 
   return {
     async storeVisit(remoteAddr, userAgent) {
@@ -66,18 +72,29 @@ export function datastoreVisits(options: DatastoreVisitsOptions = {}): VisitStor
       await unavailableOnFailure(() => datastore.save(entity, gaxOptions));
     },
 
-    async fetchVisits(limit) {
-      return unavailableOnFailure(() => timedQuery(() => newestVisits(limit)));
+    async fetchVisits(limit, timing) {
+      const visits = await unavailableOnFailure(() =>
+        timedQuery(() => newestVisits(limit), timing),
+      );
+      return Object.freeze(visits.map((visit) => Object.freeze(visit)));
     },
   };
 }
 
-async function unavailableOnFailure<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw new StoreUnavailableError('Datastore call failed', { cause: error });
-  }
+/** Calls to Datastore: a failure is a StoreUnavailableError, and an outage is logged once. */
+function datastoreCalls() {
+  const call = outageCalls({
+    severity: 'ERROR',
+    starts: 'Datastore is unavailable; answering 503 until it answers again',
+    ends: 'Datastore answers again',
+  });
+  return async <T>(send: () => Promise<T>): Promise<T> => {
+    try {
+      return await call(send);
+    } catch (error) {
+      throw new StoreUnavailableError('Datastore call failed', { cause: error });
+    }
+  };
 }
 
 /**
@@ -90,11 +107,13 @@ export function memoryVisits(): VisitStore {
   log('WARNING', 'Visits are kept in memory only: they vanish when the process stops.');
   return {
     async storeVisit(remoteAddr, userAgent) {
-      visits.unshift({ visitor: `${remoteAddr}: ${userAgent}`, timestamp: new Date() });
+      visits.unshift(
+        Object.freeze({ visitor: `${remoteAddr}: ${userAgent}`, timestamp: new Date() }),
+      );
       visits.length = Math.min(visits.length, kept);
     },
-    async fetchVisits(limit) {
-      return timedQuery(async () => visits.slice(0, limit).map((visit) => ({ ...visit })));
+    async fetchVisits(limit, timing) {
+      return timedQuery(async () => Object.freeze(visits.slice(0, limit)), timing);
     },
   };
 }

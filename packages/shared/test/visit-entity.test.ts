@@ -11,6 +11,7 @@ import {
   datastoreVisits,
   readVisitEntity,
 } from '../src/index.js';
+import { capturingLog } from './capturing-log.js';
 
 const at = (iso: string) => new Date(iso);
 
@@ -65,7 +66,22 @@ describe('fetchVisits() with poison entities in the emulator', () => {
     const datastore = new Datastore({ projectId, apiEndpoint: emulator.host });
     const save = (data: Record<string, unknown>) =>
       datastore.save({ key: datastore.key('Visit'), data, excludeFromIndexes: ['visitor'] });
-    return { datastore, save, visits: datastoreVisits({ datastore, deadlineMs: 5000 }) };
+    const queries = countQueries(datastore);
+    return { datastore, save, queries, visits: datastoreVisits({ datastore, deadlineMs: 5000 }) };
+  }
+
+  /**
+   * What a page costs: the queries `datastore` sends (the real emulator answers them), each
+   * after `before(sent)`.
+   */
+  function countQueries(datastore: Datastore, before: (sent: number) => unknown = () => {}) {
+    const queries = { sent: 0 };
+    const runQuery = datastore.runQuery.bind(datastore) as (...args: unknown[]) => unknown;
+    datastore.runQuery = (async (...args: unknown[]) => {
+      await before(++queries.sent);
+      return runQuery(...args);
+    }) as unknown as typeof datastore.runQuery;
+    return queries;
   }
 
   /** Twelve real visits, a second apart, the newest a minute ago. */
@@ -150,6 +166,82 @@ describe('fetchVisits() with poison entities in the emulator', () => {
     );
   });
 
+  test('one query a page: fewer visits than the page lists, or clean ones', async () => {
+    const { save, queries, visits } = store();
+    let saved = 0;
+    for (const stored of [0, 3, 12]) {
+      for (; saved < stored; saved++) await save({ visitor: 'a: b', timestamp: new Date() });
+      queries.sent = 0;
+      assert.equal((await visits.fetchVisits(10)).length, Math.min(stored, 10));
+      assert.equal(queries.sent, 1, `queries with ${stored} visits stored`);
+    }
+  });
+
+  test('arrays holding a recent time, any number of them, leave the page ten real visits', async () => {
+    // Datastore indexes each element of an array: the query's time bound lets these through,
+    // among (here: above) the real visits, and reading them skips them.
+    // Batches of 10, 20, 40, 80, then 100 at most: three queries for 35 of them, six for 300.
+    for (const [count, queriesSent] of [
+      [35, 3],
+      [300, 6],
+    ] as const) {
+      const { datastore, save, queries, visits } = store();
+      const newest = Date.now() - 10 * 60_000;
+      for (let n = 1; n <= 12; n++) {
+        await save({ visitor: `real ${n}`, timestamp: new Date(newest - (12 - n) * 1000) });
+      }
+      await datastore.save(
+        Array.from({ length: count }, (_, n) => ({
+          key: datastore.key('Visit'),
+          data: { visitor: `poison ${n}`, timestamp: [new Date(Date.now() - n)] },
+        })),
+      );
+      queries.sent = 0;
+      const logged = await capturingLog(() => visits.fetchVisits(10));
+      assert.deepEqual(
+        logged.result.map(({ visitor }) => visitor),
+        [12, 11, 10, 9, 8, 7, 6, 5, 4, 3].map((n) => `real ${n}`),
+        `${count} arrays`,
+      );
+      assert.equal(queries.sent, queriesSent, `queries for ${count} arrays`);
+      assert.deepEqual(
+        logged.lines.map(({ severity }) => severity),
+        ['WARNING'],
+      );
+      assert.match(JSON.stringify(logged.lines[0]?.problems), /timestamp is an array of 1 value;/);
+    }
+  });
+
+  test('out of time in a later round: the page shows the visits found so far', async (t) => {
+    const projectId = `test-${randomUUID()}`;
+    const datastore = new Datastore({ projectId, apiEndpoint: emulator.host });
+    const entity = (visitor: string, timestamp: unknown) => ({
+      key: datastore.key('Visit'),
+      data: { visitor, timestamp },
+    });
+    const now = Date.now();
+    await datastore.save([
+      ...[1, 2, 3].map((n) => entity(`newest ${n}`, new Date(now - n))),
+      ...Array.from({ length: 35 }, (_, n) => entity('poison', [new Date(now - 1000 - n)])),
+      ...[1, 2, 3].map((n) => entity(`older ${n}`, new Date(now - 60_000 - n))),
+    ]);
+    // The second round finds Datastore hung, and runs out of the page's deadline.
+    const queries = countQueries(datastore, (sent) => sent === 2 && emulator.pause());
+    t.after(() => emulator.resume());
+    const visits = datastoreVisits({ datastore, deadlineMs: 1000 });
+    const logged = await capturingLog(() => visits.fetchVisits(10));
+    emulator.resume();
+    assert.deepEqual(
+      logged.result.map(({ visitor }) => visitor),
+      ['newest 1', 'newest 2', 'newest 3'],
+    );
+    assert.equal(queries.sent, 2);
+    assert.deepEqual(
+      logged.lines.map(({ severity, message }) => `${String(severity)} ${String(message)}`),
+      ['WARNING Some Visit entities cannot be shown as stored; see "problems"'],
+    );
+  });
+
   test('one warning while unreadable visits are among the newest, one line when they leave', async () => {
     const { datastore, save, visits } = store();
     await save({ visitor: datastore.int('9007199254740993'), timestamp: new Date() });
@@ -177,25 +269,3 @@ describe('fetchVisits() with poison entities in the emulator', () => {
     );
   });
 });
-
-/** Runs `fn`, collecting the JSON log lines it writes (anything else passes through). */
-async function capturingLog<T>(fn: () => Promise<T>) {
-  const lines: Record<string, unknown>[] = [];
-  const streams = [process.stdout, process.stderr];
-  const writes = streams.map((stream) => stream.write);
-  for (const [n, stream] of streams.entries()) {
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-      const entry = typeof chunk === 'string' && chunk.startsWith('{"severity"') ? chunk : '';
-      if (entry) {
-        lines.push(JSON.parse(entry) as Record<string, unknown>);
-        return true;
-      }
-      return (writes[n] as (...args: unknown[]) => boolean).call(stream, chunk, ...rest);
-    }) as typeof stream.write;
-  }
-  try {
-    return { result: await fn(), lines };
-  } finally {
-    for (const [n, stream] of streams.entries()) stream.write = writes[n]!;
-  }
-}

@@ -10,6 +10,7 @@ import {
   memoryVisits,
   type Visit,
 } from '../src/index.js';
+import { capturingLog } from './capturing-log.js';
 
 test('the project comes from the environment, with a local default on the emulator', () => {
   assert.equal(datastoreProjectId({ DATASTORE_PROJECT_ID: 'a', GOOGLE_CLOUD_PROJECT: 'b' }), 'a');
@@ -57,6 +58,7 @@ describe('datastoreVisits() against the Datastore emulator', () => {
       visitor: '127.0.0.1: agent 5',
       timestamp: newest[0]?.timestamp.toISOString(),
     });
+    assertFrozen(newest); // a cache can hand the same list to every page
   });
 
   test('a visitor longer than 1,500 bytes (the indexed-string limit) is stored whole', async () => {
@@ -71,16 +73,55 @@ describe('datastoreVisits() against the Datastore emulator', () => {
   test('an unreachable Datastore is a StoreUnavailableError carrying the cause', async () => {
     const datastore = new Datastore({ projectId: 'nowhere', apiEndpoint: '127.0.0.1:9' });
     const visits = datastoreVisits({ datastore, deadlineMs: 1000 });
-    await assert.rejects(visits.storeVisit('127.0.0.1', 'x'), (error: Error) => {
-      assert.ok(error instanceof StoreUnavailableError);
-      assert.match(String((error.cause as Error).message), /UNAVAILABLE|ECONNREFUSED/);
-      return true;
+    const { lines } = await capturingLog(async () => {
+      await assert.rejects(visits.storeVisit('127.0.0.1', 'x'), (error: Error) => {
+        assert.ok(error instanceof StoreUnavailableError);
+        assert.match(String((error.cause as Error).message), /UNAVAILABLE|ECONNREFUSED/);
+        return true;
+      });
+      await assert.rejects(visits.fetchVisits(10), StoreUnavailableError);
     });
-    await assert.rejects(visits.fetchVisits(10), StoreUnavailableError);
+    assert.deepEqual(
+      lines.map(({ severity }) => severity),
+      ['ERROR'],
+      'one line for the outage, not one per call',
+    );
+  });
+
+  test('a Datastore outage is logged once when it starts and once when it ends', async (t) => {
+    const { datastore } = store();
+    const visits = datastoreVisits({ datastore, deadlineMs: 1000 });
+    await visits.storeVisit('127.0.0.1', 'before');
+    t.after(() => emulator.resume());
+    const { lines } = await capturingLog(async () => {
+      await emulator.pause(); // hung: every call runs out of its deadline
+      for (let n = 0; n < 2; n++) {
+        await assert.rejects(visits.storeVisit('127.0.0.1', `during ${n}`), StoreUnavailableError);
+        await assert.rejects(visits.fetchVisits(10), StoreUnavailableError);
+      }
+      emulator.resume();
+      // Until one call succeeds: a busy machine may take a while to run the emulator again.
+      let back = false;
+      for (let attempt = 0; attempt < 20 && !back; attempt++) {
+        back = await visits.fetchVisits(10).then(
+          () => true,
+          () => false,
+        );
+      }
+      assert.ok(back, 'Datastore answers again');
+    });
+    assert.deepEqual(
+      lines.map(({ severity, message }) => `${String(severity)} ${String(message)}`),
+      [
+        'ERROR Datastore is unavailable; answering 503 until it answers again',
+        'INFO Datastore answers again',
+      ],
+    );
+    assert.match(String(lines[0]?.error), /DEADLINE_EXCEEDED|deadline/i);
   });
 });
 
-test('memoryVisits() keeps the same interface: newest first, copies of what it keeps', async () => {
+test('memoryVisits() keeps the same interface: newest first, frozen lists', async () => {
   const visits = memoryVisits();
   await visits.storeVisit('127.0.0.1', 'one');
   await visits.storeVisit('127.0.0.1', 'two');
@@ -89,8 +130,17 @@ test('memoryVisits() keeps the same interface: newest first, copies of what it k
     list.map(({ visitor }) => visitor),
     ['127.0.0.1: two', '127.0.0.1: one'],
   );
-  (list as Visit[]).pop();
-  (list[0] as { visitor: string }).visitor = 'changed';
-  assert.equal((await visits.fetchVisits(1))[0]?.visitor, '127.0.0.1: two');
-  assert.equal((await visits.fetchVisits(10)).length, 2);
+  assertFrozen(list);
+  await visits.storeVisit('127.0.0.1', 'three');
+  assert.equal(list.length, 2, 'a list handed out stays as it was');
+  assert.equal((await visits.fetchVisits(1))[0]?.visitor, '127.0.0.1: three');
 });
+
+/** No caller can change the list or a visit in it (strict mode: a change throws). */
+function assertFrozen(list: readonly Visit[]) {
+  assert.ok(list.length > 0);
+  assert.throws(() => (list as Visit[]).pop(), TypeError);
+  assert.throws(() => ((list as Visit[])[0] = list[1]!), TypeError);
+  assert.throws(() => ((list[0] as { visitor: string }).visitor = 'changed'), TypeError);
+  assert.throws(() => Object.assign(list[0]!, { admin: true }), TypeError);
+}

@@ -69,5 +69,47 @@ for (const stage of STAGES) {
       const stored = stage === 'mod1-baseline' ? 4 : 2;
       assert.equal(await app.visitCount(), 12 + 4 + 5 + stored);
     });
+
+    test('35 Visit entities whose timestamp is an array holding a recent time: ten visits listed', async (t) => {
+      const app = await startStage(stage, file.services);
+      t.after(() => app.close());
+      const datastore = new Datastore({
+        projectId: app.projectId,
+        apiEndpoint: file.services.emulator.host,
+      });
+      const now = Date.now();
+      const entity = (visitor: string, timestamp: unknown) => ({
+        key: datastore.key('Visit'),
+        data: { visitor, timestamp },
+        excludeFromIndexes: ['visitor'],
+      });
+      // Twelve real visits, the newest ten minutes old; then 35 newer arrays. Datastore indexes
+      // each element of an array, so the query's time bound lets these through.
+      await datastore.save(
+        Array.from({ length: 12 }, (_, n) =>
+          entity(`10.0.0.1: earlier ${n + 1}`, new Date(now - 10 * 60_000 - (11 - n) * 1000)),
+        ),
+      );
+      await datastore.save(
+        Array.from({ length: 35 }, (_, n) => entity('poison array', [new Date(now - n * 1000)])),
+      );
+
+      const seen: string[] = []; // this test's visitors, newest first
+      for (const visitor of ['first', 'second', 'third']) {
+        const response = await get(app.url + '/', { 'user-agent': visitor });
+        assert.equal(response.status, 200, response.body);
+        seen.unshift(visitor);
+        const shown = listItems(response.body).map((item) => item.replace(/^.{24} from /s, ''));
+        assert.doesNotMatch(response.body, /poison/);
+        assert.equal(shown.length, 10, `${visitor}: ${JSON.stringify(shown)}`);
+        const earlier = [12, 11, 10, 9, 8, 7, 6, 5, 4, 3].map((n) => `10.0.0.1: earlier ${n}`);
+        assert.deepEqual(
+          shown.slice(seen.length),
+          earlier.slice(0, 10 - seen.length),
+          `${visitor}: ${JSON.stringify(shown)}`,
+        );
+        for (const [n, name] of seen.entries()) assert.match(shown[n]!, new RegExp(`: ${name}$`));
+      }
+    });
   });
 }

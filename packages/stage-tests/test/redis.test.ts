@@ -1,6 +1,9 @@
 // Module 13's second server can fail. The cache fails open: whatever Redis does, every
 // request gets its page (from Datastore), soon, and caching resumes by itself.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
 import { freePort, get, startRedisServer } from '@visitme/harness';
@@ -278,6 +281,19 @@ test('a REDIS_TLS_CA that cannot be read is refused at start, naming it', async 
     () => fromEnv({ REDIS_HOST: '10.0.0.3', REDIS_TLS_CA: '/nonexistent/server-ca.pem' }),
     /^Error: REDIS_TLS_CA names a file that cannot be read: "\/nonexistent\/server-ca\.pem" \(ENOENT\)$/,
   );
+});
+
+test('a REDIS_TLS_CA that holds no certificate is refused at start, naming it', async (t) => {
+  const fromEnv = await redisFromEnv();
+  const folder = mkdtempSync(join(tmpdir(), 'visitme-not-a-ca-'));
+  t.after(() => rmSync(folder, { recursive: true, force: true }));
+  const file = join(folder, 'server-ca.pem');
+  // What the README's `gcloud redis instances describe … > server-ca.pem` leaves for an
+  // instance created without in-transit encryption: no certificate to print, an empty line.
+  writeFileSync(file, '\n');
+  assert.throws(() => fromEnv({ REDIS_HOST: '10.0.0.3', REDIS_TLS_CA: file }), {
+    message: `REDIS_TLS_CA names a file that holds no PEM certificate: "${file}" (one begins "-----BEGIN CERTIFICATE-----")`,
+  });
 });
 
 // Redis answers GET but refuses SET: an ACL without `set`, or `maxmemory` reached with

@@ -3,9 +3,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Datastore } from '@google-cloud/datastore';
 import { after, before, test } from 'node:test';
@@ -149,11 +152,21 @@ test('a PORT that is not a decimal port number: one CRITICAL line naming it, exi
   }
 });
 
-for (const [name, value] of [
-  ['REDIS_PORT', 'abc'],
-  ['REDIS_TLS_CA', '/nonexistent/server-ca.pem'],
+// Files that are no certificate, for REDIS_TLS_CA: Node's TLS would take them without a word.
+const notCertificates = mkdtempSync(join(tmpdir(), 'visitme-not-a-ca-'));
+after(() => rmSync(notCertificates, { recursive: true, force: true }));
+const textFile = join(notCertificates, 'server-ca.pem');
+writeFileSync(textFile, 'Paste the server CA here.\n');
+const randomFile = join(notCertificates, 'random.pem');
+writeFileSync(randomFile, randomBytes(4096));
+
+for (const [name, value, what, why] of [
+  ['REDIS_PORT', 'abc', 'not a port', /must be a decimal port number/],
+  ['REDIS_TLS_CA', '/nonexistent/server-ca.pem', 'no such file', /cannot be read: .* \(ENOENT\)$/],
+  ['REDIS_TLS_CA', textFile, 'a file of text', /holds no PEM certificate/],
+  ['REDIS_TLS_CA', randomFile, 'a file of random bytes', /holds no PEM certificate/],
 ] as const) {
-  test(`a setting createApp() refuses (${name}): one CRITICAL line, exit 1`, async () => {
+  test(`a setting createApp() refuses (${name}: ${what}): one CRITICAL line, exit 1`, async () => {
     const { code, lines, output } = await runToExit(serverEntry('mod13-redis'), {
       ...redis.env,
       [name]: value,
@@ -165,6 +178,7 @@ for (const [name, value] of [
     assert.equal(lines[0]!.severity, 'CRITICAL');
     assert.ok(lines[0]!.message.startsWith(`Cannot start: ${name} `), lines[0]!.message);
     assert.ok(lines[0]!.message.includes(`"${value}"`), lines[0]!.message);
+    assert.match(lines[0]!.message, why);
   });
 }
 
@@ -241,6 +255,72 @@ async function startEntry(name: string, entry: string) {
   await untilListening(name, port, server);
   return { port, server };
 }
+
+test('more keep-alive connections than its open-files limit allows: the rest closed, logged once, and its end', async (t) => {
+  // Its limit lowered to 250 open files, of which the server keeps 100 for itself.
+  const port = await freePort();
+  let output = '';
+  const shell = `ulimit -n 250 && exec "${process.execPath}" "${serverEntry('mod1-baseline')}"`;
+  const server = spawnGroup('/bin/sh', ['-c', shell], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      DATASTORE_EMULATOR_HOST: emulator.host,
+      GOOGLE_CLOUD_PROJECT: `test-${randomUUID()}`,
+    },
+    onOutput: (chunk) => (output += chunk.toString()),
+  });
+  const clients: Socket[] = [];
+  try {
+    await untilListening('mod1-baseline', port, server);
+    // 300 clients, more than the limit, each send a request and keep their connection open
+    // (for 700 s, the server's keep-alive timeout): it answers 150 and closes the others.
+    const outcomes = await Promise.all(
+      Array.from({ length: 300 }, () => {
+        const socket = connect({ port, host: '127.0.0.1' });
+        clients.push(socket);
+        socket.on('error', () => {});
+        socket.write('GET /kept-alive HTTP/1.1\r\nHost: localhost\r\n\r\n');
+        return new Promise<'answered' | 'closed'>((resolve) => {
+          socket.once('data', () => resolve('answered'));
+          socket.once('close', () => resolve('closed'));
+        });
+      }),
+    );
+    const answered = outcomes.filter((outcome) => outcome === 'answered').length;
+    t.diagnostic(`${answered} of 300 connections answered, ${300 - answered} closed`);
+    assert.ok(answered > 0 && answered <= 150, `${answered} of 300 answered`);
+    for (const socket of clients) socket.destroy();
+    // Once they are gone, a new visitor gets the page, visits stored in Datastore and all.
+    let status = 0;
+    for (let attempt = 0; attempt < 50 && status !== 200; attempt++) {
+      status = await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'after' }).then(
+        (response) => response.status,
+        () => 0,
+      );
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal(status, 200);
+  } finally {
+    for (const socket of clients) socket.destroy();
+    await server.stop(5000);
+  }
+  const said = output
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { severity: string; message: string })
+    .map(({ severity, message }) => `${severity} ${message}`);
+  assert.deepEqual(
+    said,
+    [
+      `INFO Listening on port ${port}`,
+      'WARNING Closing new connections: 150 are open, the most this process takes with its open-files limit of 250',
+      'INFO Accepting new connections again',
+      'INFO SIGTERM: finishing in-flight requests, then exiting',
+    ],
+    output,
+  );
+});
 
 test('a slow client is cut off: headers or a body dripping a byte at a time', async () => {
   const entry = fileURLToPath(new URL('./short-timeouts-server.js', import.meta.url));
