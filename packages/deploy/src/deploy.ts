@@ -2,6 +2,8 @@
 // root lockfile, and App Engine uploads only the folder that holds app.yaml. This makes a
 // folder that can: esbuild bundles the module with the shared package's code into one file
 // (registry packages stay external), and npm writes a lockfile for exactly those packages.
+// It is made under the workspace root's .deploy/ (git-ignored), outside the stage folders, so
+// that diffing two stages never shows it.
 import { execFileSync } from 'node:child_process';
 import {
   cpSync,
@@ -22,7 +24,7 @@ export interface DeployFolder {
   dir: string;
   /** The registry packages the bundle imports, at the versions the workspace resolved. */
   dependencies: Record<string, string>;
-  /** `22.x` for runtime `nodejs22`: what `engines.node` says. */
+  /** `24.x` for runtime `nodejs24`: what `engines.node` says. */
   nodeEngine: string;
   /** The environment variables whose values went into app.yaml. */
   filled: string[];
@@ -49,7 +51,8 @@ export interface Placeholder {
 const HOW_TO_GET: Record<string, string> = {
   REDIS_HOST: "gcloud redis instances describe INSTANCE --region=REGION --format='value(host)'",
   REDIS_PORT: "gcloud redis instances describe INSTANCE --region=REGION --format='value(port)'",
-  REDIS_PASSWORD: 'gcloud redis instances get-auth-string INSTANCE --region=REGION',
+  REDIS_PASSWORD:
+    "gcloud redis instances get-auth-string INSTANCE --region=REGION --format='value(authString)'",
   REDIS_TLS_CA:
     "gcloud redis instances describe INSTANCE --region=REGION --format='value(serverCaCerts[0].cert)' > server-ca.pem",
   [CONNECTOR_VARIABLE]:
@@ -133,19 +136,66 @@ export function placeholdersIn(appYaml: string): Placeholder[] {
   return found;
 }
 
-/** What to print when app.yaml is not deployable yet. */
-export function placeholderReport(placeholders: Placeholder[], appYamlPath: string): string {
+/** Where the learner reads about it and where their values go, from where they typed. */
+export interface ReportPaths {
+  /** The stage's tracked app.yaml: `modules/mod13-redis/app.yaml`. */
+  appYaml: string;
+  /** The deploy folder's copy, which takes the values: `.deploy/mod13-redis/app.yaml`. */
+  deployedYaml: string;
+  /** The stage's README: `modules/mod13-redis/README.md`. */
+  readme: string;
+  /** The gcloud command that deploys the folder. */
+  gcloud: string;
+}
+
+/**
+ * What to print when app.yaml is not deployable yet. The values come from the environment, or
+ * go into the deploy folder's copy by hand; never into the tracked app.yaml, where an AUTH
+ * string would end up committed.
+ */
+export function placeholderReport(
+  placeholders: Placeholder[],
+  { appYaml, deployedYaml, readme, gcloud }: ReportPaths,
+): string {
   return [
-    `${appYamlPath} still holds placeholders, so this stops before gcloud runs:`,
+    `${appYaml} still holds placeholders, so this stops before gcloud runs:`,
     ...placeholders.flatMap(({ where, found, variable, command }) => [
       `  ${where} is ${found}: set ${variable}, from`,
       `      ${command}`,
     ]),
-    'Set them in the environment, for example',
+    `Set them in the environment, as ${readme} shows under Deploy:`,
     `  ${placeholders.map(({ variable }) => `${variable}=…`).join(' ')} npm run deploy …`,
-    `or write them into ${appYamlPath}; the deploy folder's copy takes them either way.`,
+    `or fill them in the deploy folder's copy, ${deployedYaml} (git ignores it), and run`,
+    `  ${gcloud}`,
+    `Leave ${appYaml} as it is: git tracks it, and an AUTH string does not belong in git.`,
     '',
   ].join('\n');
+}
+
+/**
+ * Why the arguments for gcloud cannot be passed on: an empty `--flag=` (or `--flag ''`) is what
+ * a shell variable that is not set leaves, as `--project=$PROJECT_ID` does without PROJECT_ID
+ * (and `--project $PROJECT_ID`, unquoted, leaves `--project` with nothing after it).
+ */
+export function emptyArgumentReport(args: readonly string[], readme: string): string | undefined {
+  const empty = args.flatMap((arg, index) => {
+    const flag = /^(--[\w-]+)=$/.exec(arg)?.[1];
+    if (flag) return [flag];
+    const next = args[index + 1];
+    const valueless = next === '' || (arg === '--project' && (next ?? '-').startsWith('-'));
+    return /^--[\w-]+$/.test(arg) && valueless ? [arg] : [];
+  });
+  if (empty.length === 0) return undefined;
+  return (
+    empty
+      .map((flag) =>
+        flag === '--project'
+          ? `--project is empty: PROJECT_ID is not set in this shell. Set it to your project's ID ` +
+            `(PROJECT_ID=your-project-id), as ${readme} shows under Prework.`
+          : `${flag} is empty: the variable that gives its value is not set in this shell.`,
+      )
+      .join('\n') + '\nNothing was built or deployed.\n'
+  );
 }
 
 const WORKSPACE_SCOPE = '@visitme/';
@@ -175,7 +225,7 @@ export function workspaceRoot(from: string): string {
   }
 }
 
-/** `22.x` for `runtime: nodejs22`, the only form App Engine's Node.js runtimes take. */
+/** `24.x` for `runtime: nodejs24`, the only form App Engine's Node.js runtimes take. */
 export function nodeEngineFor(appYaml: string): string {
   const runtime = String(parse(appYaml)?.runtime ?? '');
   const major = /^nodejs(\d+)$/.exec(runtime)?.[1];
@@ -186,10 +236,14 @@ export function nodeEngineFor(appYaml: string): string {
   return `${major}.x`;
 }
 
-/** Builds `<module>/.deploy`, App Engine's view of the module. */
+/** Where a module's deploy folder goes: `<workspace root>/.deploy/<module folder's name>`. */
+export function deployFolderFor(moduleDir: string): string {
+  return join(workspaceRoot(moduleDir), '.deploy', basename(resolve(moduleDir)));
+}
+
 /**
- * Builds `<module>/.deploy`, App Engine's view of the module, with the learner's values from
- * `env` in its app.yaml (the module's own app.yaml is never written).
+ * Builds the module's deploy folder, App Engine's view of the module, with the learner's values
+ * from `env` in its app.yaml (the module's own app.yaml is never written).
  */
 export async function prepareDeployFolder(
   moduleDir: string,
@@ -201,7 +255,7 @@ export async function prepareDeployFolder(
   const { filled } = filledYaml;
   let appYaml = filledYaml.text;
   const nodeEngine = nodeEngineFor(appYaml);
-  const dir = join(moduleDir, '.deploy');
+  const dir = deployFolderFor(moduleDir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
 

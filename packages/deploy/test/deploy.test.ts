@@ -7,6 +7,8 @@ import { test } from 'node:test';
 import { parse } from 'yaml';
 import {
   deployCommand,
+  deployFolderFor,
+  emptyArgumentReport,
   fillAppYaml,
   nodeEngineFor,
   placeholderReport,
@@ -14,7 +16,7 @@ import {
   workspaceRoot,
 } from '../src/deploy.js';
 
-const MOD13_YAML = `runtime: nodejs22
+const MOD13_YAML = `runtime: nodejs24
 
 env_variables:
   REDIS_HOST: 'YOUR_REDIS_HOST'
@@ -43,20 +45,28 @@ test('the workspace root is found from a module folder', () => {
   assert.throws(() => workspaceRoot('/'), /No npm workspace root/);
 });
 
+test('the deploy folder is made under the root, outside the stage folders that are diffed', () => {
+  const root = fileURLToPath(new URL('../../../../', import.meta.url));
+  assert.equal(
+    deployFolderFor(join(root, 'modules', 'mod13-redis')),
+    join(root, '.deploy', 'mod13-redis'),
+  );
+});
+
 test("the gcloud command names the folder's app.yaml from where it was typed, passing arguments on", () => {
-  const folder = { dir: '/repo/modules/m/.deploy' };
+  const folder = { dir: '/repo/.deploy/m' };
   assert.deepEqual(deployCommand(folder, ['--project=p'], '/repo/modules/m'), [
     'gcloud',
     'app',
     'deploy',
-    '.deploy/app.yaml',
+    '../../.deploy/m/app.yaml',
     '--project=p',
   ]);
   assert.deepEqual(deployCommand(folder, [], '/repo'), [
     'gcloud',
     'app',
     'deploy',
-    'modules/m/.deploy/app.yaml',
+    '.deploy/m/app.yaml',
   ]);
 });
 
@@ -76,10 +86,60 @@ test('every placeholder is found, with the variable that fills it and the comman
   const half = MOD13_YAML.replace('PROJECT_ID', 'p1');
   assert.equal(placeholdersIn(half).at(-1)?.found, 'REGION, CONNECTOR');
   assert.deepEqual(placeholdersIn('runtime: nodejs22\n'), []);
-  const report = placeholderReport(found, 'modules/mod13-redis/app.yaml');
+  const report = placeholderReport(found, {
+    appYaml: 'modules/mod13-redis/app.yaml',
+    deployedYaml: '.deploy/mod13-redis/app.yaml',
+    readme: 'modules/mod13-redis/README.md',
+    gcloud: 'gcloud app deploy .deploy/mod13-redis/app.yaml --project=p',
+  });
   for (const { where, command } of found) {
     assert.ok(report.includes(where) && report.includes(command), report);
   }
+});
+
+test('a refused deploy says where the values go: the environment or the deploy folder, never the tracked app.yaml', () => {
+  const report = placeholderReport(placeholdersIn(MOD13_YAML), {
+    appYaml: 'modules/mod13-redis/app.yaml',
+    deployedYaml: '.deploy/mod13-redis/app.yaml',
+    readme: 'modules/mod13-redis/README.md',
+    gcloud: 'gcloud app deploy .deploy/mod13-redis/app.yaml --project=p',
+  });
+  assert.match(
+    report,
+    /Set them in the environment, as modules\/mod13-redis\/README\.md shows under Deploy:/,
+  );
+  assert.match(report, /\n {2}REDIS_HOST=… REDIS_PORT=… VPC_ACCESS_CONNECTOR=… npm run deploy …\n/);
+  assert.match(
+    report,
+    /\nor fill them in the deploy folder's copy, \.deploy\/mod13-redis\/app\.yaml \(git ignores it\), and run\n {2}gcloud app deploy \.deploy\/mod13-redis\/app\.yaml --project=p\n/,
+  );
+  assert.match(
+    report,
+    /\nLeave modules\/mod13-redis\/app\.yaml as it is: git tracks it, and an AUTH string does not belong in git\.\n$/,
+  );
+  assert.doesNotMatch(report, /write them into/);
+});
+
+test('an empty --project (PROJECT_ID not set in the shell) is refused, naming the variable', () => {
+  const readme = 'modules/mod1-baseline/README.md';
+  for (const args of [
+    ['--project='],
+    ['--project', ''],
+    ['--version=v2', '--project='],
+    ['--project'], // `--project $PROJECT_ID`, unquoted
+    ['--project', '--version=v2'],
+  ]) {
+    const report = emptyArgumentReport(args, readme);
+    assert.match(
+      report ?? '',
+      /^--project is empty: PROJECT_ID is not set in this shell\. .*modules\/mod1-baseline\/README\.md shows under Prework\.\nNothing was built or deployed\.\n$/,
+      JSON.stringify(args),
+    );
+  }
+  assert.match(emptyArgumentReport(['--version='], readme) ?? '', /^--version is empty: /);
+  assert.equal(emptyArgumentReport(['--project=p', '--version=v2'], readme), undefined);
+  assert.equal(emptyArgumentReport(['--project', 'p', '--quiet'], readme), undefined);
+  assert.equal(emptyArgumentReport([], readme), undefined);
 });
 
 test("the learner's values from the environment fill app.yaml, keeping its comments", () => {
@@ -92,7 +152,7 @@ test("the learner's values from the environment fill app.yaml, keeping its comme
   });
   assert.deepEqual(filled, ['REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD', 'VPC_ACCESS_CONNECTOR']);
   assert.deepEqual(parse(text), {
-    runtime: 'nodejs22',
+    runtime: 'nodejs24',
     env_variables: {
       REDIS_HOST: '10.0.0.3',
       REDIS_PORT: '6378', // still a string, as App Engine wants

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { CONNECTOR_VARIABLE, REDIS_VARIABLES, prepareDeployFolder } from '@visitme/deploy';
+import { shellBlocks } from '@visitme/docs/gcloud-commands';
 import { freePort, get, listItems, spawnGroup, untilListening } from '@visitme/harness';
 import { STAGES, useServices } from './stages.js';
 
@@ -108,31 +109,33 @@ for (const stage of STAGES) {
   });
 }
 
+/** The prework's shell variables, as a learner has them set (not exported) in their shell. */
+const PREWORK = { PROJECT_ID: 'visitme-readme-check', REGION: 'us-central1' };
+/** What the stand-in gcloud says a Memorystore instance is. */
+const INSTANCE = { host: '10.0.0.3', port: '6379' };
+
+/**
+ * The environment without any of the learner's values or the prework's variables, plus
+ * `values`; `bin` (a stand-in gcloud) first on PATH.
+ */
+function envWith(values: Record<string, string>, bin?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', ...values };
+  for (const name of [...REDIS_VARIABLES, CONNECTOR_VARIABLE, ...Object.keys(PREWORK)]) {
+    if (!(name in values)) delete env[name];
+  }
+  if (bin) env.PATH = `${bin}:${process.env.PATH}`;
+  return env;
+}
+
 describe('npm run deploy', () => {
   const MOD13 = join(ROOT, 'modules', 'mod13-redis');
-  /** The environment without any of the learner's values, plus `values`. */
-  const envWith = (values: Record<string, string>, bin?: string): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', ...values };
-    for (const name of [...REDIS_VARIABLES, CONNECTOR_VARIABLE]) {
-      if (!(name in values)) delete env[name];
-    }
-    if (bin) env.PATH = `${bin}:${process.env.PATH}`;
-    return env;
-  };
-  /**
-   * A stand-in gcloud on PATH (nothing is deployed from a test): it records its arguments
-   * and a copy of the app.yaml it was handed, from the folder it was run in.
-   */
-  const fakeGcloud = (t: { after(fn: () => void): void }) => {
-    const bin = mkdtempSync(join(tmpdir(), 'fake-gcloud-'));
-    t.after(() => rmSync(bin, { recursive: true, force: true }));
-    writeFileSync(
-      join(bin, 'gcloud'),
-      `#!/bin/sh\nprintf '%s\\n' "$@" > '${bin}/args'\ncp "$3" '${bin}/app.yaml'\n`,
-      { mode: 0o755 },
-    );
-    return bin;
-  };
+  /** `npm run deploy -w modules/<stage> -- ARGS…`, typed at the repository root. */
+  const npmDeploy = (stage: string, args: string[], env: NodeJS.ProcessEnv) =>
+    spawnSync('npm', ['run', '--silent', 'deploy', '-w', `modules/${stage}`, '--', ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env,
+    });
 
   test('deploy:prepare builds the folder and prints a gcloud command that works where it was typed', () => {
     const prepare = (cwd: string, args: string[]) =>
@@ -142,25 +145,26 @@ describe('npm run deploy', () => {
         env: envWith({}),
       });
     const fromRoot = prepare(ROOT, ['-w', 'modules/mod1-baseline']);
-    assert.match(fromRoot, /Deploy folder: .*modules\/mod1-baseline\/\.deploy\n/);
+    assert.match(fromRoot, /^Deploy folder: \.deploy\/mod1-baseline\n/);
     assert.match(
       fromRoot,
-      /\n {2}gcloud app deploy modules\/mod1-baseline\/\.deploy\/app\.yaml\n$/,
+      /\nDeploy with:\n {2}gcloud app deploy \.deploy\/mod1-baseline\/app\.yaml\n$/,
     );
     const fromModule = prepare(join(ROOT, 'modules', 'mod1-baseline'), []);
-    assert.match(fromModule, /\n {2}gcloud app deploy \.deploy\/app\.yaml\n$/);
+    assert.match(
+      fromModule,
+      /\nDeploy with:\n {2}gcloud app deploy \.\.\/\.\.\/\.deploy\/mod1-baseline\/app\.yaml\n$/,
+    );
+    // Outside the stage folder, so diffing two stages never shows it.
+    assert.equal(existsSync(join(ROOT, 'modules', 'mod1-baseline', '.deploy')), false);
   });
 
   test('with placeholders left in app.yaml it stops before gcloud, naming each and how to get it', (t) => {
-    const bin = fakeGcloud(t);
+    const gcloud = fakeGcloud(t);
     const tracked = readFileSync(join(MOD13, 'app.yaml'), 'utf8');
-    const run = spawnSync(
-      'npm',
-      ['run', '--silent', 'deploy', '-w', 'modules/mod13-redis', '--', '--project=P'],
-      { cwd: ROOT, encoding: 'utf8', env: envWith({}, bin) },
-    );
+    const run = npmDeploy('mod13-redis', ['--project=P'], envWith({}, gcloud.bin));
     assert.notEqual(run.status, 0, run.stdout);
-    assert.equal(existsSync(join(bin, 'args')), false, 'gcloud never ran');
+    assert.deepEqual(gcloud.calls(), [], 'gcloud never ran');
     const said = run.stderr;
     assert.match(said, /modules\/mod13-redis\/app\.yaml still holds placeholders/, said);
     assert.match(said, /env_variables\.REDIS_HOST is YOUR_REDIS_HOST: set REDIS_HOST/);
@@ -175,47 +179,172 @@ describe('npm run deploy', () => {
       /vpc_access_connector\.name is PROJECT_ID, REGION, CONNECTOR: set VPC_ACCESS_CONNECTOR/,
     );
     assert.match(said, /gcloud compute networks vpc-access connectors describe CONNECTOR/);
-    assert.doesNotMatch(run.stdout, /Deploy with/);
+    // Where the values go: the environment, or the generated folder; never the tracked file.
+    assert.match(said, /Set them in the environment, as modules\/mod13-redis\/README\.md shows/);
+    assert.match(
+      said,
+      /\.deploy\/mod13-redis\/app\.yaml \(git ignores it\), and run\n {2}gcloud app deploy \.deploy\/mod13-redis\/app\.yaml --project=P\n/,
+    );
+    assert.match(said, /Leave modules\/mod13-redis\/app\.yaml as it is: git tracks it/);
+    assert.doesNotMatch(said, /write them into/);
+    assert.doesNotMatch(run.stdout, /Deploy with|Deploying/);
     assert.equal(readFileSync(join(MOD13, 'app.yaml'), 'utf8'), tracked);
   });
 
   test("with the learner's values in the environment it deploys them; the tracked app.yaml is unchanged", (t) => {
-    const bin = fakeGcloud(t);
+    const gcloud = fakeGcloud(t);
     const tracked = readFileSync(join(MOD13, 'app.yaml'), 'utf8');
     const connector = 'projects/my-project/locations/us-central1/connectors/visitme-connector';
-    const run = spawnSync(
-      'npm',
-      [
-        'run',
-        '--silent',
-        'deploy',
-        '-w',
-        'modules/mod13-redis',
-        '--',
-        '--project=my-project',
-        '--version=v2',
-      ],
-      {
-        cwd: ROOT,
-        encoding: 'utf8',
-        env: envWith(
-          { REDIS_HOST: '10.0.0.3', REDIS_PORT: '6379', VPC_ACCESS_CONNECTOR: connector },
-          bin,
-        ),
-      },
+    const run = npmDeploy(
+      'mod13-redis',
+      ['--project=my-project', '--version=v2'],
+      envWith(
+        { REDIS_HOST: '10.0.0.3', REDIS_PORT: '6379', VPC_ACCESS_CONNECTOR: connector },
+        gcloud.bin,
+      ),
     );
     assert.equal(run.status, 0, run.stderr);
-    assert.deepEqual(readFileSync(join(bin, 'args'), 'utf8').split('\n').filter(Boolean), [
+    const deploy = [
       'app',
       'deploy',
-      'modules/mod13-redis/.deploy/app.yaml',
+      '.deploy/mod13-redis/app.yaml',
       '--project=my-project',
       '--version=v2',
-    ]);
-    const deployed = parse(readFileSync(join(bin, 'app.yaml'), 'utf8'));
+    ];
+    assert.deepEqual(gcloud.calls(), [deploy]);
+    // It says what it runs as it runs it, not as a command left to the learner.
+    assert.match(run.stdout, new RegExp(`\nDeploying: gcloud ${deploy.join(' ')}\n$`));
+    assert.doesNotMatch(run.stdout, /Deploy with/);
+    const deployed = parse(gcloud.deployedYaml());
     assert.deepEqual(deployed.env_variables, { REDIS_HOST: '10.0.0.3', REDIS_PORT: '6379' });
     assert.deepEqual(deployed.vpc_access_connector, { name: connector });
     assert.equal(deployed.runtime, parse(tracked).runtime);
     assert.equal(readFileSync(join(MOD13, 'app.yaml'), 'utf8'), tracked);
   });
+
+  test('an empty --project, what an unset PROJECT_ID leaves, is refused before anything runs', (t) => {
+    const gcloud = fakeGcloud(t);
+    const run = npmDeploy('mod12-memcache', ['--project='], envWith({}, gcloud.bin));
+    assert.equal(run.status, 2, run.stderr);
+    assert.deepEqual(gcloud.calls(), [], 'gcloud never ran');
+    assert.equal(
+      run.stderr,
+      "--project is empty: PROJECT_ID is not set in this shell. Set it to your project's ID " +
+        '(PROJECT_ID=your-project-id), as modules/mod12-memcache/README.md shows under Prework.\n' +
+        'Nothing was built or deployed.\n',
+    );
+  });
 });
+
+describe("the module READMEs' deploy blocks, run as written", () => {
+  for (const stage of STAGES) {
+    test(`${stage}: every \`npm run deploy\` block deploys, with the values gcloud describes`, (t) => {
+      const readme = readFileSync(join(ROOT, 'modules', stage, 'README.md'), 'utf8');
+      const blocks = shellBlocks(readme).filter(({ text }) => /\bnpm run deploy(\s|$)/m.test(text));
+      assert.ok(blocks.length >= 1, `modules/${stage}/README.md shows how to deploy`);
+      const tracked = parse(readFileSync(join(ROOT, 'modules', stage, 'app.yaml'), 'utf8'));
+      for (const { line, text } of blocks) {
+        const where = `modules/${stage}/README.md:${line}`;
+        const gcloud = fakeGcloud(t, PREWORK.PROJECT_ID);
+        // From the repository root, as the README says, in a shell where the prework set its
+        // variables (plain shell variables: the block must not need them exported).
+        const prework = Object.entries(PREWORK).map(([name, value]) => `${name}=${value}\n`);
+        const run = spawnSync('bash', ['-c', prework.join('') + text], {
+          cwd: ROOT,
+          encoding: 'utf8',
+          env: envWith({}, gcloud.bin),
+        });
+        assert.equal(run.status, 0, `${where}\n${text}\n${run.stdout}${run.stderr}`);
+        const deploys = gcloud.calls().filter((args) => args[0] === 'app');
+        assert.deepEqual(
+          deploys,
+          [['app', 'deploy', `.deploy/${stage}/app.yaml`, `--project=${PREWORK.PROJECT_ID}`]],
+          where,
+        );
+        // The deployed app.yaml is the stage's, with what gcloud described in its placeholders.
+        const expected = structuredClone(tracked);
+        if (expected.env_variables?.REDIS_HOST !== undefined) {
+          expected.env_variables.REDIS_HOST = INSTANCE.host;
+          expected.env_variables.REDIS_PORT = INSTANCE.port;
+        }
+        if (expected.vpc_access_connector !== undefined) {
+          expected.vpc_access_connector.name = `projects/${PREWORK.PROJECT_ID}/locations/${PREWORK.REGION}/connectors/visitme-connector`;
+        }
+        assert.deepEqual(parse(gcloud.deployedYaml()), expected, where);
+      }
+    });
+  }
+
+  test('the same block with PROJECT_ID not set is refused before gcloud runs, naming it', (t) => {
+    const readme = readFileSync(join(ROOT, 'modules', 'mod1-baseline', 'README.md'), 'utf8');
+    const [block] = shellBlocks(readme).filter(({ text }) => /\bnpm run deploy\s/.test(text));
+    const gcloud = fakeGcloud(t, PREWORK.PROJECT_ID);
+    const run = spawnSync('bash', ['-c', block!.text], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: envWith({}, gcloud.bin),
+    });
+    assert.notEqual(run.status, 0, run.stdout);
+    assert.deepEqual(gcloud.calls(), []);
+    assert.match(run.stderr, /--project is empty: PROJECT_ID is not set in this shell\./);
+  });
+});
+
+/**
+ * A stand-in gcloud first on PATH (nothing is deployed from a test), configured with `project`:
+ * it records every call, answers the `describe` commands the READMEs use with plausible
+ * values, keeps a copy of the app.yaml that `app deploy` is handed (from the folder it was run
+ * in), and fails on anything else.
+ */
+function fakeGcloud(t: { after(fn: () => void): void }, project = 'configured-project') {
+  const bin = mkdtempSync(join(tmpdir(), 'fake-gcloud-'));
+  t.after(() => rmSync(bin, { recursive: true, force: true }));
+  const script = `#!/usr/bin/env node
+const { appendFileSync, copyFileSync } = require('node:fs');
+const args = process.argv.slice(2);
+appendFileSync(${JSON.stringify(join(bin, 'calls'))}, JSON.stringify(args) + '\\n');
+const flag = (name) => {
+  const index = args.findIndex((arg) => arg === '--' + name || arg.startsWith('--' + name + '='));
+  if (index < 0) return undefined;
+  return args[index] === '--' + name ? args[index + 1] : args[index].slice(name.length + 3);
+};
+const words = args.filter((arg, i) => !arg.startsWith('--') && !(args[i - 1] || '').match(/^--[a-z-]+$/));
+const command = words.slice(0, -1).join(' ');
+const name = words.at(-1);
+const region = flag('region');
+const format = flag('format');
+const answers = {
+  'redis instances describe': {
+    'value(host)': ${JSON.stringify(INSTANCE.host)},
+    'value(port)': ${JSON.stringify(INSTANCE.port)},
+    'value(authorizedNetwork)': 'projects/${project}/global/networks/default',
+  },
+  'compute networks vpc-access connectors describe': {
+    'value(name)': 'projects/${project}/locations/' + region + '/connectors/' + name,
+    'value(network)': 'default',
+  },
+};
+if (words[0] === 'app' && words[1] === 'deploy') {
+  copyFileSync(words[2], ${JSON.stringify(join(bin, 'app.yaml'))});
+} else if (answers[command] && region && answers[command][format] !== undefined) {
+  process.stdout.write(answers[command][format] + '\\n');
+} else {
+  process.stderr.write('fake gcloud: no answer for gcloud ' + args.join(' ') + '\\n');
+  process.exit(1);
+}
+`;
+  writeFileSync(join(bin, 'gcloud'), script, { mode: 0o755 });
+  return {
+    bin,
+    /** Each call's arguments, in order. */
+    calls: (): string[][] =>
+      existsSync(join(bin, 'calls'))
+        ? readFileSync(join(bin, 'calls'), 'utf8')
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line))
+        : [],
+    /** The app.yaml `gcloud app deploy` was handed. */
+    deployedYaml: () => readFileSync(join(bin, 'app.yaml'), 'utf8'),
+  };
+}
