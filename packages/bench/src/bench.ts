@@ -88,7 +88,7 @@ const say = (line: string) =>
 let runtimes: Runtime[] = [];
 try {
   findWrk();
-  runtimes = resolveRuntimes(values.node, say);
+  runtimes = resolveRuntimes(values.node);
 } catch (error) {
   usage((error as Error).message);
 }

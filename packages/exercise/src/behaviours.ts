@@ -1,8 +1,16 @@
-// What each stage test checks, in a learner's words, and which kind of behaviour it is: the
-// stage's package.json names the README section that explains each kind (`visitme.explained`).
-// Keyed by the test's own name (a stage prefix such as "mod13-redis: " left off); a test not
-// listed here is still reported, under its own name.
-import type { BehaviourKind } from '@visitme/stages';
+// What each stage test checks, in a learner's words, and which kind of behaviour it is: each
+// kind is explained under one heading of the README of the stage being checked. Keyed by the
+// test's own name (a stage prefix such as "mod13-redis: " left off); a test not listed here is
+// still reported, under its own name.
+
+/** The README heading of a stage that explains each kind of behaviour it has. */
+export const SECTIONS = {
+  page: 'What stays the same',
+  cache: 'Application changes',
+  settings: 'Configuration changes',
+  faults: 'The cache fails open',
+} as const;
+export type BehaviourKind = keyof typeof SECTIONS;
 
 export interface Behaviour {
   /** What the learner's code does when the test passes. */

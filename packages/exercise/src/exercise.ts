@@ -7,16 +7,14 @@ import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { inspect } from 'node:util';
 import { run } from 'node:test';
+import { exercisesDir, findStage, readmeName, startOf, stages, type Stage } from '@visitme/stages';
 import {
-  exercisesDir,
-  findStage,
-  readmeName,
-  startOf,
-  stages,
+  BEHAVIOURS,
+  DEPENDENCIES,
+  SECTIONS,
+  behaviourKey,
   type BehaviourKind,
-  type Stage,
-} from '@visitme/stages';
-import { BEHAVIOURS, DEPENDENCIES, behaviourKey } from './behaviours.js';
+} from './behaviours.js';
 
 // What a copy leaves out: build output and installs, and the START's README, which
 // describes the START stage and not the lesson (read the FINISH stage's README for that).
@@ -164,7 +162,7 @@ export async function checkCopy(
 /** One result line: the behaviour in the learner's words, or the test's own name. */
 export function report(stage: Stage, name: string, passed: boolean): Result {
   const behaviour = BEHAVIOURS[behaviourKey(name, stage.name)];
-  const section = behaviour && stage.explained[behaviour.kind];
+  const section = behaviour && SECTIONS[behaviour.kind];
   const where = section ? `${readmeName(stage)}, ${section}` : readmeName(stage);
   const says = behaviour?.says ?? behaviourKey(name, stage.name);
   const line = `${passed ? '✓' : '✗'} ${says}: ${where}`;

@@ -12,8 +12,8 @@ import { describe, test } from 'node:test';
 import { parse } from 'yaml';
 import { CONNECTOR_VARIABLE, REDIS_VARIABLES, prepareDeployFolder } from '@visitme/deploy';
 import { shellBlocks } from '@visitme/docs/gcloud-commands';
-import { freePort, get, listItems, spawnGroup, untilListening } from '@visitme/harness';
-import { STAGES, useServices } from './stages.js';
+import { freePort, get, listItems, startServer } from '@visitme/harness';
+import { STAGES, stagesCaching, useServices, type Stage } from './stages.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const rootLock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
@@ -54,7 +54,7 @@ for (const stage of STAGES) {
       }
 
       // Installed and run as App Engine would, away from the workspace.
-      const copy = mkdtempSync(join(tmpdir(), `visitme-deploy-${stage}-`));
+      const copy = mkdtempSync(join(tmpdir(), `visitme-deploy-${stage.name}-`));
       try {
         cpSync(folder.dir, copy, { recursive: true });
         const installed = spawnSync('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], {
@@ -81,20 +81,19 @@ for (const stage of STAGES) {
         ]);
 
         const port = await freePort();
-        const server = spawnGroup('npm', ['start'], {
+        const server = await startServer('npm start', 'npm', ['start'], port, {
           env: {
             ...process.env,
             ...file.services.redis.env,
             PORT: String(port),
             DATASTORE_EMULATOR_HOST: file.services.emulator.host,
-            GOOGLE_CLOUD_PROJECT: `deploy-${stage}`,
+            GOOGLE_CLOUD_PROJECT: `deploy-${stage.name}`,
             METADATA_SERVER_DETECTION: 'none',
             NODE_ENV: 'production',
           },
           cwd: copy,
         });
         try {
-          await untilListening('npm start', port, server);
           const page = await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'deployed' });
           assert.equal(page.status, 200, server.output());
           assert.match(page.body, /<title>VisitMe Example<\/title>/);
@@ -128,7 +127,10 @@ function envWith(values: Record<string, string>, bin?: string): NodeJS.ProcessEn
 }
 
 describe('npm run deploy', () => {
-  const MOD13 = join(ROOT, 'modules', 'mod13-redis');
+  // Any stage will do, and for Redis's settings and the connector, a stage that caches there.
+  const [first] = STAGES as [Stage, ...Stage[]];
+  const [redis] = stagesCaching('redis') as [Stage, ...Stage[]];
+  const MOD13 = redis.dir;
   /** `npm run deploy -w modules/<stage> -- ARGS…`, typed at the repository root. */
   const npmDeploy = (stage: string, args: string[], env: NodeJS.ProcessEnv) =>
     spawnSync('npm', ['run', '--silent', 'deploy', '-w', `modules/${stage}`, '--', ...args], {
@@ -144,29 +146,35 @@ describe('npm run deploy', () => {
         encoding: 'utf8',
         env: envWith({}),
       });
-    const fromRoot = prepare(ROOT, ['-w', 'modules/mod1-baseline']);
-    assert.match(fromRoot, /^Deploy folder: \.deploy\/mod1-baseline\n/);
+    const fromRoot = prepare(ROOT, ['-w', `modules/${first.name}`]);
+    assert.match(fromRoot, new RegExp(`^Deploy folder: \\.deploy/${first.name}\n`));
     assert.match(
       fromRoot,
-      /\nDeploy with:\n {2}gcloud app deploy \.deploy\/mod1-baseline\/app\.yaml\n$/,
+      new RegExp(`\nDeploy with:\n {2}gcloud app deploy \\.deploy/${first.name}/app\\.yaml\n$`),
     );
-    const fromModule = prepare(join(ROOT, 'modules', 'mod1-baseline'), []);
+    const fromModule = prepare(first.dir, []);
     assert.match(
       fromModule,
-      /\nDeploy with:\n {2}gcloud app deploy \.\.\/\.\.\/\.deploy\/mod1-baseline\/app\.yaml\n$/,
+      new RegExp(
+        `\nDeploy with:\n {2}gcloud app deploy \\.\\./\\.\\./\\.deploy/${first.name}/app\\.yaml\n$`,
+      ),
     );
     // Outside the stage folder, so diffing two stages never shows it.
-    assert.equal(existsSync(join(ROOT, 'modules', 'mod1-baseline', '.deploy')), false);
+    assert.equal(existsSync(join(first.dir, '.deploy')), false);
   });
 
   test('with placeholders left in app.yaml it stops before gcloud, naming each and how to get it', (t) => {
     const gcloud = fakeGcloud(t);
     const tracked = readFileSync(join(MOD13, 'app.yaml'), 'utf8');
-    const run = npmDeploy('mod13-redis', ['--project=P'], envWith({}, gcloud.bin));
+    const run = npmDeploy(redis.name, ['--project=P'], envWith({}, gcloud.bin));
     assert.notEqual(run.status, 0, run.stdout);
     assert.deepEqual(gcloud.calls(), [], 'gcloud never ran');
     const said = run.stderr;
-    assert.match(said, /modules\/mod13-redis\/app\.yaml still holds placeholders/, said);
+    assert.match(
+      said,
+      new RegExp(`modules/${redis.name}/app\\.yaml still holds placeholders`),
+      said,
+    );
     assert.match(said, /env_variables\.REDIS_HOST is YOUR_REDIS_HOST: set REDIS_HOST/);
     assert.match(
       said,
@@ -180,12 +188,18 @@ describe('npm run deploy', () => {
     );
     assert.match(said, /gcloud compute networks vpc-access connectors describe CONNECTOR/);
     // Where the values go: the environment, or the generated folder; never the tracked file.
-    assert.match(said, /Set them in the environment, as modules\/mod13-redis\/README\.md shows/);
+    const [readme, folder] = [`modules/${redis.name}/README\\.md`, `\\.deploy/${redis.name}`];
+    assert.match(said, new RegExp(`Set them in the environment, as ${readme} shows`));
     assert.match(
       said,
-      /\.deploy\/mod13-redis\/app\.yaml \(git ignores it\), and run\n {2}gcloud app deploy \.deploy\/mod13-redis\/app\.yaml --project=P\n/,
+      new RegExp(
+        `${folder}/app\\.yaml \\(git ignores it\\), and run\n {2}gcloud app deploy ${folder}/app\\.yaml --project=P\n`,
+      ),
     );
-    assert.match(said, /Leave modules\/mod13-redis\/app\.yaml as it is: git tracks it/);
+    assert.match(
+      said,
+      new RegExp(`Leave modules/${redis.name}/app\\.yaml as it is: git tracks it`),
+    );
     assert.doesNotMatch(said, /write them into/);
     assert.doesNotMatch(run.stdout, /Deploy with|Deploying/);
     assert.equal(readFileSync(join(MOD13, 'app.yaml'), 'utf8'), tracked);
@@ -196,7 +210,7 @@ describe('npm run deploy', () => {
     const tracked = readFileSync(join(MOD13, 'app.yaml'), 'utf8');
     const connector = 'projects/my-project/locations/us-central1/connectors/visitme-connector';
     const run = npmDeploy(
-      'mod13-redis',
+      redis.name,
       ['--project=my-project', '--version=v2'],
       envWith(
         { REDIS_HOST: '10.0.0.3', REDIS_PORT: '6379', VPC_ACCESS_CONNECTOR: connector },
@@ -207,7 +221,7 @@ describe('npm run deploy', () => {
     const deploy = [
       'app',
       'deploy',
-      '.deploy/mod13-redis/app.yaml',
+      `.deploy/${redis.name}/app.yaml`,
       '--project=my-project',
       '--version=v2',
     ];
@@ -224,13 +238,13 @@ describe('npm run deploy', () => {
 
   test('an empty --project, what an unset PROJECT_ID leaves, is refused before anything runs', (t) => {
     const gcloud = fakeGcloud(t);
-    const run = npmDeploy('mod12-memcache', ['--project='], envWith({}, gcloud.bin));
+    const run = npmDeploy(first.name, ['--project='], envWith({}, gcloud.bin));
     assert.equal(run.status, 2, run.stderr);
     assert.deepEqual(gcloud.calls(), [], 'gcloud never ran');
     assert.equal(
       run.stderr,
       "--project is empty: PROJECT_ID is not set in this shell. Set it to your project's ID " +
-        '(PROJECT_ID=your-project-id), as modules/mod12-memcache/README.md shows under Prework.\n' +
+        `(PROJECT_ID=your-project-id), as modules/${first.name}/README.md shows under Prework.\n` +
         'Nothing was built or deployed.\n',
     );
   });
@@ -238,13 +252,13 @@ describe('npm run deploy', () => {
 
 describe("the module READMEs' deploy blocks, run as written", () => {
   for (const stage of STAGES) {
-    test(`${stage}: every \`npm run deploy\` block deploys, with the values gcloud describes`, (t) => {
-      const readme = readFileSync(join(ROOT, 'modules', stage, 'README.md'), 'utf8');
+    test(`${stage.name}: every \`npm run deploy\` block deploys, with the values gcloud describes`, (t) => {
+      const readme = readFileSync(join(stage.dir, 'README.md'), 'utf8');
       const blocks = shellBlocks(readme).filter(({ text }) => /\bnpm run deploy(\s|$)/m.test(text));
-      assert.ok(blocks.length >= 1, `modules/${stage}/README.md shows how to deploy`);
-      const tracked = parse(readFileSync(join(ROOT, 'modules', stage, 'app.yaml'), 'utf8'));
+      assert.ok(blocks.length >= 1, `modules/${stage.name}/README.md shows how to deploy`);
+      const tracked = parse(readFileSync(join(stage.dir, 'app.yaml'), 'utf8'));
       for (const { line, text } of blocks) {
-        const where = `modules/${stage}/README.md:${line}`;
+        const where = `modules/${stage.name}/README.md:${line}`;
         const gcloud = fakeGcloud(t, PREWORK.PROJECT_ID);
         // From the repository root, as the README says, in a shell where the prework set its
         // variables (plain shell variables: the block must not need them exported).
@@ -258,7 +272,7 @@ describe("the module READMEs' deploy blocks, run as written", () => {
         const deploys = gcloud.calls().filter((args) => args[0] === 'app');
         assert.deepEqual(
           deploys,
-          [['app', 'deploy', `.deploy/${stage}/app.yaml`, `--project=${PREWORK.PROJECT_ID}`]],
+          [['app', 'deploy', `.deploy/${stage.name}/app.yaml`, `--project=${PREWORK.PROJECT_ID}`]],
           where,
         );
         // The deployed app.yaml is the stage's, with what gcloud described in its placeholders.
@@ -276,7 +290,7 @@ describe("the module READMEs' deploy blocks, run as written", () => {
   }
 
   test('the same block with PROJECT_ID not set is refused before gcloud runs, naming it', (t) => {
-    const readme = readFileSync(join(ROOT, 'modules', 'mod1-baseline', 'README.md'), 'utf8');
+    const readme = readFileSync(join(STAGES[0]!.dir, 'README.md'), 'utf8');
     const [block] = shellBlocks(readme).filter(({ text }) => /\bnpm run deploy\s/.test(text));
     const gcloud = fakeGcloud(t, PREWORK.PROJECT_ID);
     const run = spawnSync('bash', ['-c', block!.text], {

@@ -134,7 +134,9 @@ test('npm test runs every workspace’s tests when one fails, and fails itself',
     workspaces: ['packages/*'],
     scripts: { test: rootManifest.scripts.test },
   });
-  for (const file of ['turbo.json', '.prettierrc.json']) cpSync(join(ROOT, file), join(dir, file));
+  for (const file of ['turbo.json', '.prettierrc.json', 'scripts']) {
+    cpSync(join(ROOT, file), join(dir, file), { recursive: true });
+  }
   write('packages/a/package.json', {
     name: 'a',
     version: '1.0.0',
@@ -155,9 +157,11 @@ test('npm test runs every workspace’s tests when one fails, and fails itself',
   assert.match(output, /tests-of-a-ran/);
   assert.match(output, /tests-of-b-ran/, output);
   assert.notEqual(run.status, 0, output);
+  // Its last line adds it up: no runner printed totals, and the run failed.
+  assert.match(output, /\n0 passed, 1 failed, 0 skipped\n$/, output);
 });
 
-test('CI’s closing line adds up every run, and counts a run that failed outside any test', () => {
+test('the closing line adds up every run, and counts a run that failed outside any test', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tally-'));
   try {
     const log = (name: string, lines: string[]) => {
@@ -167,7 +171,8 @@ test('CI’s closing line adds up every run, and counts a run that failed outsid
     const node22 = log('22', [
       '@visitme/shared:test: ℹ pass 12',
       '@visitme/shared:test: ℹ fail 0',
-      '@visitme/stage-tests:test: ℹ pass 80',
+      '@visitme/shared:test: ℹ skipped 1',
+      '\u001b[34m@visitme/stage-tests:test: ℹ pass 80\u001b[39m', // in colour, on a terminal
       '@visitme/stage-tests:test: ℹ fail 2',
       'exit status 1',
     ]);
@@ -178,11 +183,11 @@ test('CI’s closing line adds up every run, and counts a run that failed outsid
       'exit status 1',
     ]);
     const tally = (...logs: string[]) =>
-      execFileSync(join(ROOT, '.ci', 'tally'), logs, { encoding: 'utf8' });
+      execFileSync(join(ROOT, 'scripts', 'tally'), logs, { encoding: 'utf8' });
     // CI's two runs, Node.js 22 and 24: failed tests in one, the format check in the other.
-    assert.equal(tally(node22, unformatted), '92 passed, 3 failed\n');
-    assert.equal(tally(node22, node24), '184 passed, 2 failed\n');
-    assert.equal(tally(node24), '92 passed, 0 failed\n');
+    assert.equal(tally(node22, unformatted), '92 passed, 3 failed, 1 skipped\n');
+    assert.equal(tally(node22, node24), '184 passed, 2 failed, 1 skipped\n');
+    assert.equal(tally(node24), '92 passed, 0 failed, 0 skipped\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

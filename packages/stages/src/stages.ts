@@ -3,15 +3,12 @@
 // stages here, and learn from that field and the dependencies what each one is:
 //
 //   "visitme": {
-//     "module": 13,                       the codelab's module number: the stages' order
-//     "start": "mod12-memcache",          the stage the codelab STARTs from (none for the first)
-//     "explained": {                      the README section that explains each kind of behaviour
-//       "page": "Unchanged from Module 1",
-//       "cache": "Application changes",
-//       "settings": "Configuration changes",
-//       "faults": "The cache fails open"
-//     }
+//     "module": 13,                the codelab's module number: the stages' order
+//     "start": "mod12-memcache"    the stage the codelab STARTs from (none for the first)
 //   }
+//
+// and from its dependencies what it caches in: `ioredis`, Redis; `node-cache`, its memory.
+// Its README.md explains its behaviours (the README's "Add a stage" says under which headings).
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,10 +25,6 @@ export function exercisesDir(): string {
   return process.env.VISITME_EXERCISES_DIR ?? join(ROOT, 'exercises');
 }
 
-/** The kinds of behaviour a stage's tests check, each explained in a section of its README. */
-export const BEHAVIOUR_KINDS = ['page', 'cache', 'settings', 'faults'] as const;
-export type BehaviourKind = (typeof BEHAVIOUR_KINDS)[number];
-
 /** The cache a stage keeps the visits in, known from its dependencies. */
 export type Cache = 'node-cache' | 'redis';
 
@@ -44,8 +37,6 @@ export interface Stage {
   start?: string;
   cache?: Cache;
   dependencies: Record<string, string>;
-  /** The README section that explains each kind of behaviour the stage has. */
-  explained: Partial<Record<BehaviourKind, string>>;
   /** Its server entry, built: what `npm start` runs in the folder. */
   server: string;
 }
@@ -53,7 +44,7 @@ export interface Stage {
 interface Manifest {
   name?: string;
   dependencies?: Record<string, string>;
-  visitme?: { module?: unknown; start?: unknown; explained?: Record<string, string> };
+  visitme?: { module?: unknown; start?: unknown };
 }
 
 /** The stage in folder `dir`, or undefined when its package.json says it is none. */
@@ -76,7 +67,6 @@ export function readStage(dir: string): Stage | undefined {
       ? { cache: 'redis' }
       : dependencies['node-cache'] && { cache: 'node-cache' }),
     dependencies,
-    explained: visitme.explained ?? {},
     server: join(dir, 'dist', 'src', 'server.js'),
   };
 }
