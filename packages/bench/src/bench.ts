@@ -1,6 +1,6 @@
 // npm run bench [-- --long] [-- --node=22,24] [-- --rounds=N] [-- --seconds=N]
 //               [-- --connections=N] [-- --count=N] [-- --results=DIR]
-// Starts a Datastore emulator and a redis-server (the test harness), then each stage's real
+// Starts a Datastore emulator and a redis-server (as npm start does), then each stage's real
 // server and a ceiling server (the same page from memory: the fastest any stage could be
 // here), on each Node.js asked for. Then:
 // - counts, for each stage and workload, what a fixed number of requests cost, every one
@@ -8,7 +8,7 @@
 //   Server-Timing, Redis calls by Redis itself (INFO commandstats). Exact on any machine.
 // - measures speed in interleaved rounds: every target and workload once per round, in
 //   rotating order, driven by wrk, with the server's CPU time (and redis-server's, for a
-//   stage that uses it) from /proc. Each round's ratios are to that round's ceiling, so a
+//   stage that uses it). Each round's ratios are to that round's ceiling, so a
 //   neighbour's burst hits a stage and its ceiling alike; the medians over rounds are the
 //   figures, and their min–max spread says how far to trust them. Each round also measures
 //   the Redis round trip's floor on each runtime (floor.ts): what a cache hit that reads Redis
@@ -23,16 +23,14 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import {
   freePort,
-  spawnGroup,
-  startDatastoreEmulator,
-  startRedisServer,
-  untilListening,
+  get,
+  startLocalServices,
+  startServer,
   type GroupProcess,
-  type RedisServer,
 } from '@visitme/harness';
 import { stages } from '@visitme/stages';
-import { countRequests, get } from './count.js';
-import { TICKS_PER_SECOND, descendants, machineCpu, processCpu, selfCpu } from './proc.js';
+import { countRequests } from './count.js';
+import { descendants, machineCpu, processCpu, selfCpu } from './proc.js';
 import {
   barChart,
   markdownReport,
@@ -48,6 +46,7 @@ import { emulatorDrift, noiseWarnings, spread } from './stats.js';
 import { findWrk, wrk, RETURNING_VISITOR, type Workload } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
+const returning = { 'user-agent': RETURNING_VISITOR };
 const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./floor.js', import.meta.url));
 
@@ -115,37 +114,33 @@ interface Target {
   redisPort: number;
 }
 
-const emulator = await startDatastoreEmulator();
-const redisServers: RedisServer[] = [];
-const admins: Redis[] = [];
+// One emulator and one redis-server for every runtime's servers: the runs are one at a time,
+// so each run's calls and CPU are its own.
+const services = await startLocalServices({ redis: true });
+const emulator = services.emulator!;
+const redis = services.redisServer!;
+const redisAdmin = new Redis({ host: redis.host, port: redis.port });
 const servers: GroupProcess[] = [];
 try {
+  const redisPid = Number(/^process_id:(\d+)/m.exec(await redisAdmin.info('server'))?.[1]);
   const targets: Target[] = [];
   for (const [index, runtime] of runtimes.entries()) {
-    // One Redis per runtime, so each Module 13's calls (and CPU) are its own.
-    const redis = await startRedisServer();
-    redisServers.push(redis);
-    const redisAdmin = new Redis({ host: redis.host, port: redis.port });
-    admins.push(redisAdmin);
-    const redisPid = Number(/^process_id:(\d+)/m.exec(await redisAdmin.info('server'))?.[1]);
-    for (const name of ['ceiling', ...stages().map((stage) => stage.name)]) {
+    for (const { name, entry } of [
+      { name: 'ceiling', entry: CEILING },
+      ...stages().map((stage) => ({ name: stage.name, entry: stage.server })),
+    ]) {
       const port = await freePort();
       const project = `bench-${name}-${index}`;
-      const entry =
-        name === 'ceiling' ? CEILING : join(ROOT, 'modules', name, 'dist', 'src', 'server.js');
-      const server = spawnGroup(runtime.path, [entry], {
+      const server = await startServer(name, runtime.path, [entry], port, {
         env: {
           ...process.env,
-          ...redis.env,
+          ...services.env,
           PORT: String(port),
           NODE_ENV: 'production',
-          DATASTORE_EMULATOR_HOST: emulator.host,
           GOOGLE_CLOUD_PROJECT: project,
-          METADATA_SERVER_DETECTION: 'none',
         },
       });
       servers.push(server);
-      await untilListening(name, port, server);
       targets.push({
         runtime,
         name,
@@ -159,7 +154,7 @@ try {
       });
     }
   }
-  const ours = descendants(); // the servers, the emulator's JVM, redis-server
+  const ours = await descendants(); // the servers, the emulator's JVM, redis-server
 
   const pairs = targets.flatMap((target) =>
     (target.name === 'ceiling' ? ['returning'] : ['returning', 'new']).map((workload) => ({
@@ -173,7 +168,7 @@ try {
   const counts: Count[] = [];
   for (const { target, workload } of pairs) {
     const runId = `${process.pid}-count-${counts.length}`;
-    if (workload === 'returning') await get(target.url, RETURNING_VISITOR); // the cache holds it
+    if (workload === 'returning') await get(`${target.url}/`, returning); // the cache holds it
     const redisBefore = await redisCalls(target.redisAdmin);
     const entitiesBefore = target.project ? await emulator.count(target.project, 'Visit') : 0;
     const tally = await countRequests({
@@ -221,7 +216,7 @@ try {
   // get a second of load each on top.
   say(`warming up: ${cheap.length} runs of 1 s`);
   for (const { target, workload } of cheap) {
-    if (workload === 'returning') await get(target.url, RETURNING_VISITOR);
+    if (workload === 'returning') await get(`${target.url}/`, returning);
     wrk({ url: target.url, workload, connections, seconds: 1, runId: `${process.pid}-warm` });
   }
 
@@ -244,15 +239,15 @@ try {
     for (const pair of order) {
       if (pair === 'floor') {
         for (const target of rotate(redisHits, round)) {
-          await get(target.url, RETURNING_VISITOR);
+          await get(`${target.url}/`, returning);
           floors.push({ runtime: target.runtime.label, ...redisFloor(target) });
         }
         continue;
       }
       const { target, workload } = pair;
-      if (workload === 'returning') await get(target.url, RETURNING_VISITOR);
+      if (workload === 'returning') await get(`${target.url}/`, returning);
       const pids = [target.pid, ...(usesRedis(target) ? [target.redisPid] : [])];
-      const before = snapshot(pids, ours);
+      const before = await snapshot(pids, ours);
       const result = wrk({
         url: target.url,
         workload,
@@ -260,11 +255,11 @@ try {
         seconds,
         runId: `${process.pid}-${round}`,
       });
-      const after = snapshot(pids, ours);
+      const after = await snapshot(pids, ours);
       const wall = (after.at - before.at) / 1000;
-      const perRequest = (ticks: number) => (ticks / TICKS_PER_SECOND / result.requests) * 1e6;
-      const machineTicks = after.machine.busy - before.machine.busy;
-      const ourTicks = after.ours - before.ours;
+      const perRequest = (ms: number) => (ms * 1000) / result.requests; // µs
+      const machineMs = after.machine.busy - before.machine.busy;
+      const ourMs = after.ours - before.ours;
       runs.push({
         runtime: target.runtime.label,
         target: target.name,
@@ -273,7 +268,7 @@ try {
         serverCpuPerRequest: perRequest(after.server - before.server),
         generatorCpuPerRequest: perRequest(after.generator - before.generator),
         // Cores' worth of CPU time that neither this bench nor its servers used: neighbours.
-        othersCores: Math.max(0, machineTicks - ourTicks) / TICKS_PER_SECOND / wall,
+        othersCores: Math.max(0, machineMs - ourMs) / 1000 / wall,
       });
     }
     allRounds.push({ round: round + 1, runs, floors });
@@ -392,9 +387,9 @@ try {
   writeFileSync(join(resultsDir, 'bench.json'), JSON.stringify(results, null, 2) + '\n');
   process.stdout.write(`\nWrote ${join(resultsDir, 'bench.md')}, bench.svg and bench.json\n`);
 } finally {
-  for (const admin of admins) admin.disconnect();
+  redisAdmin.disconnect();
   await Promise.all(servers.map((server) => server.stop(5000)));
-  await Promise.all([emulator.stop(), ...redisServers.map((redis) => redis.stop())]);
+  await services.stop();
 }
 
 /**
@@ -427,14 +422,14 @@ async function redisCalls(admin: Redis): Promise<number> {
   return total;
 }
 
-/** CPU ticks so far: of the measured processes, of wrk (exited children), of all that is ours. */
-function snapshot(pids: number[], ours: number[]) {
+/** CPU time so far (ms): of the measured processes, of wrk (exited children), of all ours. */
+async function snapshot(pids: number[], ours: number[]) {
   const self = selfCpu();
   return {
     at: performance.now(),
-    server: processCpu(pids),
+    server: await processCpu(pids),
     generator: self.exitedChildren,
-    ours: processCpu(ours) + self.own + self.exitedChildren,
+    ours: (await processCpu(ours)) + self.own + self.exitedChildren,
     machine: machineCpu(),
   };
 }
@@ -443,9 +438,9 @@ function snapshot(pids: number[], ours: number[]) {
 async function settle(pids: number[]): Promise<void> {
   const deadline = performance.now() + 3000;
   while (performance.now() < deadline) {
-    const before = processCpu(pids);
+    const before = await processCpu(pids);
     await new Promise((resolve) => setTimeout(resolve, 200));
-    if ((processCpu(pids) - before) / TICKS_PER_SECOND < 0.02) return; // under 10% of a core
+    if ((await processCpu(pids)) - before < 20) return; // under 10% of a core
   }
 }
 

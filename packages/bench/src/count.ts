@@ -1,9 +1,9 @@
 // The counting phase: a fixed number of requests, every one awaited, so what the emulator and
 // Redis count between before and after was done by exactly these requests, however loaded
 // the machine is (a timed run leaves requests in flight when it stops).
-import { Agent, request } from 'node:http';
-import type { Workload } from './wrk.js';
-import { RETURNING_VISITOR } from './wrk.js';
+import { Agent } from 'node:http';
+import { get } from '@visitme/harness';
+import { RETURNING_VISITOR, type Workload } from './wrk.js';
 
 export interface Tally {
   requests: number;
@@ -32,10 +32,12 @@ export async function countRequests(options: {
           ? RETURNING_VISITOR
           : `bench visitor ${options.runId}-${issued}`;
       issued += 1;
-      const { status, timing } = await get(options.url, userAgent, agent).catch(() => ({
-        status: 0,
-        timing: '',
-      }));
+      const { status, timing } = await get(`${options.url}/`, { 'user-agent': userAgent }, agent)
+        .then((response) => ({
+          ...response,
+          timing: String(response.headers['server-timing'] ?? ''),
+        }))
+        .catch(() => ({ status: 0, timing: '' }));
       tally.requests += 1;
       if (status !== 200) tally.errors += 1;
       const names = timing.split(',').map((entry) => entry.trim());
@@ -48,26 +50,4 @@ export async function countRequests(options: {
   await Promise.all(Array.from({ length: options.connections }, worker));
   agent.destroy();
   return tally;
-}
-
-/** One page, read to the end, with its status and Server-Timing. */
-export function get(
-  url: string,
-  userAgent: string,
-  agent: Agent | false = false,
-): Promise<{ status: number; timing: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${url}/`, { agent, headers: { 'user-agent': userAgent } }, (res) => {
-      res.resume();
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          timing: String(res.headers['server-timing'] ?? ''),
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }

@@ -4,7 +4,7 @@
 // loops for S seconds and prints one JSON line: the GETs, its own CPU and redis-server's.
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
-import { TICKS_PER_SECOND, processCpu } from './proc.js';
+import { processCpu } from './proc.js';
 import type { FloorRun } from './report.js';
 
 // The key the floor reads: the list Module 13 caches, which the bench has just made the
@@ -29,18 +29,18 @@ try {
   const warmUntil = performance.now() + Number(values.seconds) * 1000;
   await loop(() => performance.now() < warmUntil);
   const cpuBefore = process.cpuUsage();
-  const redisBefore = processCpu([redisPid]);
+  const redisBefore = await processCpu([redisPid]);
   const startedAt = performance.now();
   const endAt = startedAt + Number(values.seconds) * 1000;
   const gets = await loop(() => performance.now() < endAt);
   const seconds = (performance.now() - startedAt) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  const redisTicks = processCpu([redisPid]) - redisBefore;
+  const redisMs = (await processCpu([redisPid])) - redisBefore;
   const result: Omit<FloorRun, 'runtime'> = {
     gets,
     seconds,
     clientCpuPerGet: (cpu.user + cpu.system) / gets,
-    redisCpuPerGet: ((redisTicks / TICKS_PER_SECOND) * 1e6) / gets,
+    redisCpuPerGet: (redisMs * 1000) / gets,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 } finally {

@@ -2,13 +2,13 @@
 //   npm run generators -w @visitme/bench [-- --rounds=N] [-- --seconds=N]
 // Drives the ceiling server (the cheapest page, so the generator's share is at its largest)
 // with each in turn, interleaved, and reports each one's own CPU time per request (from
-// /proc: the exited child's user + system time) beside the throughput the server reached.
+// the exited child's user + system time) beside the throughput the server reached.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort, spawnGroup, untilListening } from '@visitme/harness';
-import { TICKS_PER_SECOND, processCpu, selfCpu } from './proc.js';
+import { freePort, startServer } from '@visitme/harness';
+import { processCpu, selfCpu } from './proc.js';
 import { spread } from './stats.js';
 import { RETURNING_VISITOR, findWrk, wrk } from './wrk.js';
 
@@ -23,12 +23,11 @@ const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
 
 findWrk();
 const port = await freePort();
-const server = spawnGroup(process.execPath, [CEILING], {
+const server = await startServer('ceiling', process.execPath, [CEILING], port, {
   env: { ...process.env, PORT: String(port), NODE_ENV: 'production' },
 });
 const url = `http://127.0.0.1:${port}`;
 try {
-  await untilListening('ceiling', port, server);
   const generators = {
     autocannon: () => {
       const out = execFileSync(
@@ -51,10 +50,10 @@ try {
     const order = Object.entries(generators);
     if (round % 2) order.reverse();
     for (const [name, run] of order) {
-      const [gen0, srv0] = [selfCpu().exitedChildren, processCpu([server.child.pid!])];
+      const [gen0, srv0] = [selfCpu().exitedChildren, await processCpu([server.child.pid!])];
       const requests = run();
-      const [gen1, srv1] = [selfCpu().exitedChildren, processCpu([server.child.pid!])];
-      const us = (ticks: number) => (ticks / TICKS_PER_SECOND / requests) * 1e6;
+      const [gen1, srv1] = [selfCpu().exitedChildren, await processCpu([server.child.pid!])];
+      const us = (ms: number) => (ms * 1000) / requests;
       figures.set(name, [
         ...(figures.get(name) ?? []),
         { generator: us(gen1 - gen0), server: us(srv1 - srv0), rate: requests / seconds },

@@ -1,6 +1,7 @@
 import {
   createServer,
   request,
+  type Agent,
   type IncomingHttpHeaders,
   type IncomingMessage,
   type RequestListener,
@@ -15,14 +16,17 @@ export interface Response {
 }
 
 /**
- * A GET that sends exactly the headers given (fetch would add its own User-Agent).
+ * A GET that sends exactly the headers given (fetch would add its own User-Agent), on a
+ * connection of its own unless given an `agent` to keep connections in.
  * Header values are sent as bytes (latin1), as a hostile client could.
  */
-export function get(url: string, headers: Record<string, string> = {}): Promise<Response> {
+export function get(
+  url: string,
+  headers: Record<string, string> = {},
+  agent: Agent | false = false,
+): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { headers, agent: false }, (res) =>
-      readResponse(res).then(resolve, reject),
-    );
+    const req = request(url, { headers, agent }, (res) => readResponse(res).then(resolve, reject));
     req.on('error', reject);
     req.end();
   });
