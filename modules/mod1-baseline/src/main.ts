@@ -4,6 +4,7 @@ import {
   ctime,
   handleErrors,
   notFound,
+  remoteAddr,
   trustedProxies,
   views,
   visitsFromEnv,
@@ -30,7 +31,7 @@ export function createApp(options: AppOptions = {}) {
   // [START root]
   app.get('/', async function root(req, res) {
     // main application (GET) handler
-    await storeVisit(req.ip ?? '', req.get('user-agent') ?? '');
+    await storeVisit(remoteAddr(req), req.get('user-agent') ?? '');
     const visits = await fetchVisits(10, res);
     res.render('index', { visits });
   });

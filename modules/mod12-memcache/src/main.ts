@@ -5,6 +5,7 @@ import {
   ctime,
   handleErrors,
   notFound,
+  remoteAddr,
   trustedProxies,
   views,
   visitsFromEnv,
@@ -36,7 +37,7 @@ export function createApp(options: AppOptions = {}) {
   // [START root]
   app.get('/', async function root(req, res) {
     // check for (hour-)cached visits
-    const [ipAddr, usrAgt] = [req.ip ?? '', req.get('user-agent') ?? ''];
+    const [ipAddr, usrAgt] = [remoteAddr(req), req.get('user-agent') ?? ''];
     const visitor = `${ipAddr}: ${usrAgt}`;
     let visits = cache.get<readonly Visit[]>('visits');
 

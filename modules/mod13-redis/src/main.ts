@@ -8,6 +8,7 @@ import {
   dumpVisits,
   handleErrors,
   notFound,
+  remoteAddr,
   portSetting,
   trustedProxies,
   views,
@@ -58,7 +59,7 @@ export function createApp(options: AppOptions = {}) {
   // [START root]
   app.get('/', async function root(req, res) {
     // check for (hour-)cached visits
-    const [ipAddr, usrAgt] = [req.ip ?? '', req.get('user-agent') ?? ''];
+    const [ipAddr, usrAgt] = [remoteAddr(req), req.get('user-agent') ?? ''];
     const visitor = `${ipAddr}: ${usrAgt}`;
     const rsp = await failOpen('GET', redis.get('visits'));
     let visits = rsp ? loadVisits(rsp) : undefined;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { STATUS_CODES, createServer, type Server, type ServerOptions } from 'node:http';
-import type { ErrorRequestHandler, Express, RequestHandler } from 'express';
+import { isIPv4 } from 'node:net';
+import type { ErrorRequestHandler, Express, Request, RequestHandler } from 'express';
 import { log } from './log.js';
 import { portSetting } from './settings.js';
 import { Troubles } from './troubles.js';
@@ -15,6 +16,16 @@ import { StoreUnavailableError } from './visits.js';
  */
 export function trustedProxies(env = process.env): string | false {
   return env.GAE_ENV ? 'loopback, linklocal' : false;
+}
+
+/**
+ * The visitor's address, as the codelab's `request.remote_addr` and App Engine show it: `req.ip`,
+ * but an IPv4 client as `203.0.113.9`, not as the IPv4-mapped IPv6 address `::ffff:203.0.113.9`
+ * that a server listening on every address (IPv6 and IPv4) is handed.
+ */
+export function remoteAddr(req: Request): string {
+  const ip = req.ip ?? '';
+  return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
 }
 
 /** Registered after every route: a 405 for another method on the page, else a 404. */

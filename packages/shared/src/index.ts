@@ -4,6 +4,7 @@ export {
   SERVER_TIMEOUTS,
   handleErrors,
   notFound,
+  remoteAddr,
   portFromEnv,
   serve,
   trustedProxies,

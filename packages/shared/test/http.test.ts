@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { portFromEnv } from '../src/index.js';
+import type { Request } from 'express';
+import { portFromEnv, remoteAddr } from '../src/index.js';
 
 test('PORT: decimal 1-65535, 8080 when unset; anything else is refused, naming it', () => {
   assert.equal(portFromEnv({}), 8080);
@@ -53,4 +54,15 @@ test("Node's own warnings and an uncaught exception come out as JSON lines too",
       ['CRITICAL', 'Uncaught exception, exiting: a bug'],
     ],
   );
+});
+
+test("the visitor's address: an IPv4 client as IPv4, whatever socket it came in on", () => {
+  const from = (ip: string | undefined) => remoteAddr({ ip } as Request);
+  assert.equal(from('::ffff:127.0.0.1'), '127.0.0.1');
+  assert.equal(from('::ffff:203.0.113.9'), '203.0.113.9');
+  assert.equal(from('203.0.113.9'), '203.0.113.9');
+  assert.equal(from('::1'), '::1');
+  assert.equal(from('2001:db8::1'), '2001:db8::1');
+  assert.equal(from('::ffff:2001:db8::1'), '::ffff:2001:db8::1', 'not IPv4 after the prefix');
+  assert.equal(from(undefined), '', 'a socket already gone');
 });

@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import {
   freePort,
   get,
+  listItems,
   isListening,
   spawnGroup,
   startGate,
@@ -224,6 +225,8 @@ for (const stage of STAGES) {
         // Byte 0x85 arrives as U+0085, a line break to some log readers.
         const response = await get(`http://127.0.0.1:${port}/`, { 'user-agent': `v${n % 3}\x85` });
         assert.equal(response.status, 200, response.body);
+        // Listening on every address, it is handed ::ffff:127.0.0.1: shown as IPv4, as on App Engine.
+        assert.match(listItems(response.body)[0] ?? '', / from 127\.0\.0\.1: v\d/);
       }
       const post = await fetch(`http://127.0.0.1:${port}/`, { method: 'POST', body: 'x' });
       assert.equal(post.status, 405);

@@ -220,4 +220,4 @@ export async function untilServing(url: string, timeoutMs = 30_000): Promise<voi
 
 export const CTIME =
   /^(Sun|Mon|Tue|Wed|Thu|Fri|Sat) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 123]\d \d\d:\d\d:\d\d \d{4}$/;
-export const LOOPBACK = /^(::ffff:127\.0\.0\.1|127\.0\.0\.1|::1)$/;
+export const LOOPBACK = /^(127\.0\.0\.1|::1)$/;
