@@ -204,8 +204,8 @@ try {
       (c) => c.runtime === target.runtime.label && c.target === target.name && c.redisCalls > 0,
     );
 
-  // Runs that reach Datastore leave the emulator's JVM busy for a while after: each round
-  // measures the cheap runs first, then those, then waits for the JVM to settle.
+  // Runs that reach Datastore leave the emulator's JVM busy for a while after: they are
+  // measured apart from the cheap runs (see the rounds below).
   const datastoreBound = (pair: (typeof pairs)[number]) =>
     countOf(pair.target, pair.workload).datastoreQueries > 0;
   const cheap = pairs.filter((pair) => !datastoreBound(pair));
@@ -227,51 +227,61 @@ try {
     (target) => usesRedis(target) && servedFromCache(countOf(target, 'returning')),
   );
 
-  const allRounds: BenchResults['rounds'] = [];
-  for (let round = 0; round < rounds; round++) {
+  /** One run of `wrk` against a target, with what its server (and Redis) spent on it. */
+  const measure = async ({ target, workload }: (typeof pairs)[number], round: number) => {
+    if (workload === 'returning') await get(`${target.url}/`, returning);
+    const pids = [target.pid, ...(usesRedis(target) ? [target.redisPid] : [])];
+    const before = await snapshot(pids, ours);
+    const result = wrk({
+      url: target.url,
+      workload,
+      connections,
+      seconds,
+      runId: `${process.pid}-${round}`,
+    });
+    const after = await snapshot(pids, ours);
+    const wall = (after.at - before.at) / 1000;
+    const perRequest = (ms: number) => (ms * 1000) / result.requests; // µs
+    const machineMs = after.machine.busy - before.machine.busy;
+    const ourMs = after.ours - before.ours;
+    return {
+      runtime: target.runtime.label,
+      target: target.name,
+      workload,
+      ...result,
+      serverCpuPerRequest: perRequest(after.server - before.server),
+      generatorCpuPerRequest: perRequest(after.generator - before.generator),
+      // Cores' worth of CPU time that neither this bench nor its servers used: neighbours.
+      othersCores: Math.max(0, machineMs - ourMs) / 1000 / wall,
+    } satisfies Run;
+  };
+
+  // The runs that need no Datastore first, every round of them, and the Redis floor: a run
+  // that reaches Datastore leaves the emulator's JVM collecting garbage for seconds after, and
+  // on two cores that slows whatever runs next. Then the Datastore-bound runs, in rounds of
+  // their own. Within each phase the order rotates from round to round.
+  const allRounds: BenchResults['rounds'] = Array.from({ length: rounds }, (_, round) => ({
+    round: round + 1,
+    runs: [] as Run[],
+    floors: [] as FloorRun[],
+  }));
+  await settle(ours, 10_000); // after the counting phase's writes
+  for (const [round, { runs, floors }] of allRounds.entries()) {
+    say(
+      `round ${round + 1} of ${rounds}: ${cheap.length} runs of ${seconds} s and the Redis floor`,
+    );
+    for (const pair of rotate(cheap, round)) runs.push(await measure(pair, round));
+    for (const target of rotate(redisHits, round)) {
+      await get(`${target.url}/`, returning);
+      floors.push({ runtime: target.runtime.label, ...redisFloor(target) });
+    }
+  }
+  for (const [round, { runs }] of allRounds.entries()) {
     await settle(ours);
     say(
-      `round ${round + 1} of ${rounds}: ${pairs.length} runs of ${seconds} s, and the Redis floor`,
+      `round ${round + 1} of ${rounds}: ${dear.length} runs of ${seconds} s that reach Datastore`,
     );
-    const runs: Run[] = [];
-    const floors: FloorRun[] = [];
-    const order = [...rotate(cheap, round), 'floor' as const, ...rotate(dear, round)];
-    for (const pair of order) {
-      if (pair === 'floor') {
-        for (const target of rotate(redisHits, round)) {
-          await get(`${target.url}/`, returning);
-          floors.push({ runtime: target.runtime.label, ...redisFloor(target) });
-        }
-        continue;
-      }
-      const { target, workload } = pair;
-      if (workload === 'returning') await get(`${target.url}/`, returning);
-      const pids = [target.pid, ...(usesRedis(target) ? [target.redisPid] : [])];
-      const before = await snapshot(pids, ours);
-      const result = wrk({
-        url: target.url,
-        workload,
-        connections,
-        seconds,
-        runId: `${process.pid}-${round}`,
-      });
-      const after = await snapshot(pids, ours);
-      const wall = (after.at - before.at) / 1000;
-      const perRequest = (ms: number) => (ms * 1000) / result.requests; // µs
-      const machineMs = after.machine.busy - before.machine.busy;
-      const ourMs = after.ours - before.ours;
-      runs.push({
-        runtime: target.runtime.label,
-        target: target.name,
-        workload,
-        ...result,
-        serverCpuPerRequest: perRequest(after.server - before.server),
-        generatorCpuPerRequest: perRequest(after.generator - before.generator),
-        // Cores' worth of CPU time that neither this bench nor its servers used: neighbours.
-        othersCores: Math.max(0, machineMs - ourMs) / 1000 / wall,
-      });
-    }
-    allRounds.push({ round: round + 1, runs, floors });
+    for (const pair of rotate(dear, round)) runs.push(await measure(pair, round));
   }
 
   const summaries = pairs.map(({ target, workload }) => {
@@ -434,9 +444,9 @@ async function snapshot(pids: number[], ours: number[]) {
   };
 }
 
-/** Waits (at most 3 s) until our processes, the emulator's JVM above all, are nearly idle. */
-async function settle(pids: number[]): Promise<void> {
-  const deadline = performance.now() + 3000;
+/** Waits (at most `ms`) until our processes, the emulator's JVM above all, are nearly idle. */
+async function settle(pids: number[], ms = 3000): Promise<void> {
+  const deadline = performance.now() + ms;
   while (performance.now() < deadline) {
     const before = await processCpu(pids);
     await new Promise((resolve) => setTimeout(resolve, 200));

@@ -1,15 +1,9 @@
 // The codelab's pickle.dumps / pickle.loads: what Module 13 keeps in Redis, and what it accepts back.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  MAX_CACHED_LENGTH,
-  MAX_CACHED_VISITS,
-  cacheCalls,
-  ctime,
-  dumpVisits,
-  readVisitEntity,
-  type Visit,
-} from '../src/index.js';
+import { MAX_CACHED_LENGTH, MAX_CACHED_VISITS } from '../src/cached-visits.js';
+import { cacheCalls, ctime, dumpVisits, type Visit } from '../src/index.js';
+import { readVisitEntity } from '../src/visit-entity.js';
 
 const visits: Visit[] = [
   {

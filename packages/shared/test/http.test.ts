@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import type { Request } from 'express';
-import { portFromEnv, remoteAddr } from '../src/index.js';
+import { portFromEnv } from '../src/http.js';
+import { remoteAddr } from '../src/index.js';
 
 test('PORT: decimal 1-65535, 8080 when unset; anything else is refused, naming it', () => {
   assert.equal(portFromEnv({}), 8080);

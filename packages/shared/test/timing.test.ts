@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import express from 'express';
 import { get, listen } from '@visitme/harness';
-import { memoryVisits } from '../src/index.js';
+import { memoryVisits } from '../src/visits.js';
 
 test("Server-Timing: a page that queried says so and what it took, on that page's response only", async (t) => {
   const { fetchVisits } = memoryVisits();

@@ -5,12 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Datastore } from '@google-cloud/datastore';
 import { startGate, testEmulator } from '@visitme/harness';
-import {
-  MAX_VISITOR_LENGTH,
-  UNREADABLE_VISITOR,
-  datastoreVisits,
-  readVisitEntity,
-} from '../src/index.js';
+import { UNREADABLE_VISITOR, datastoreVisits } from '../src/index.js';
+import { MAX_VISITOR_LENGTH, readVisitEntity } from '../src/visit-entity.js';
 import { capturingLog } from './capturing-log.js';
 
 const at = (iso: string) => new Date(iso);

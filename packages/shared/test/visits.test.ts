@@ -3,13 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Datastore } from '@google-cloud/datastore';
 import { startGate, testEmulator } from '@visitme/harness';
-import {
-  StoreUnavailableError,
-  datastoreProjectId,
-  datastoreVisits,
-  memoryVisits,
-  type Visit,
-} from '../src/index.js';
+import { datastoreVisits, type Visit } from '../src/index.js';
+import { StoreUnavailableError, datastoreProjectId, memoryVisits } from '../src/visits.js';
 import { capturingLog } from './capturing-log.js';
 
 test('the project comes from the environment, with a local default on the emulator', () => {
