@@ -1,5 +1,6 @@
 export {
   EmulatorUnavailableError,
+  TEST_EMULATOR_VARIABLE,
   emulatorAt,
   findDatastoreEmulator,
   startDatastoreEmulator,

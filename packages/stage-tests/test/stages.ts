@@ -3,7 +3,6 @@
 // stages are found in modules/ (@visitme/stages), never listed: a new stage folder is tested
 // as its cache says it should be.
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { after, before, beforeEach } from 'node:test';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -165,10 +164,15 @@ export async function startStage(
     const env = options.redisEnv ?? services.redis?.env;
     if (!env) throw new Error(`${stage.name} needs a Redis server`);
     redis = (await redisFromEnvOf(stage))(env);
-    app = createApp({ store, redis }); // at once, as in production: it listens for errors
+    try {
+      app = createApp({ store, redis }); // at once, as in production: it listens for errors
+    } catch (error) {
+      redis.disconnect(); // or its reconnecting keeps the test process alive
+      throw error;
+    }
     // Start from a connected client, as a warm instance would; one that cannot connect (no
-    // Redis there, the wrong password or protocol) says so, and the app must cope without it.
-    await Promise.race([once(redis, 'ready'), once(redis, 'error'), once(redis, 'end')]);
+    // Redis there, the wrong password or protocol) fails or closes, and the app must cope.
+    await settled(redis);
   } else {
     app = createApp({ store, ...(options.nodeCache && { cache: options.nodeCache }) });
   }
@@ -182,6 +186,18 @@ export async function startStage(
       redis?.disconnect();
     },
   };
+}
+
+/** Resolves once a new client is ready, or has failed or lost its first connection. */
+function settled(redis: Redis): Promise<void> {
+  const outcomes = ['ready', 'error', 'close', 'end'] as const;
+  return new Promise((resolve) => {
+    const done = () => {
+      for (const outcome of outcomes) redis.off(outcome, done);
+      resolve();
+    };
+    for (const outcome of outcomes) redis.once(outcome, done);
+  });
 }
 
 /** The path of a stage's built server entry (what `npm start` runs in its folder). */
