@@ -142,7 +142,7 @@ export async function checkCopy(
   try {
     const stream = run({
       files: BEHAVIOUR_FILES.map((file) => join(STAGE_TESTS_DIR, file)),
-      concurrency: 1,
+      concurrency: 2, // files at once: each has its own Redis, and a project for each test
       testNamePatterns: [new RegExp(`^${stage.name}(: |$)`)],
     });
     stream.on('test:pass', (event) => {
