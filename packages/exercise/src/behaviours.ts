@@ -110,10 +110,10 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'Redis stopped: every request is still a 200 from Datastore, soon; then it comes back': failsOpen(
     'with Redis stopped every page is still served, and caching resumes when it is back',
   ),
-  'Redis hung (process frozen): still 200s, each within a bounded delay': failsOpen(
+  'Redis hung (answers nothing): still 200s, each within a bounded delay': failsOpen(
     'with Redis hung every page is still served, soon',
   ),
-  'Redis busy (DEBUG SLEEP): the page does not wait for it': failsOpen(
+  'Redis busy (CLIENT PAUSE): the page does not wait for it': failsOpen(
     'a busy Redis does not hold the page up',
   ),
   'something else under "visits" (not JSON) is a miss, and is overwritten': failsOpen(
@@ -152,6 +152,17 @@ export const BEHAVIOURS: Record<string, Behaviour> = {
   'a REDIS_TLS_CA that holds no certificate is refused at start, naming it': settings(
     'a REDIS_TLS_CA file that holds no certificate is refused at start, saying so',
   ),
+  // server.test.ts: a stage that caches in Redis, run as App Engine runs it
+  'a setting createApp() refuses (REDIS_PORT: not a port): one CRITICAL line, exit 1': settings(
+    'the server does not start with a REDIS_PORT that is not a port: one CRITICAL line, exit 1',
+  ),
+  'a setting createApp() refuses (REDIS_TLS_CA: no such file): one CRITICAL line, exit 1': settings(
+    'the server does not start with a REDIS_TLS_CA file that is not there',
+  ),
+  'a setting createApp() refuses (REDIS_TLS_CA: a file of text): one CRITICAL line, exit 1':
+    settings('the server does not start with a REDIS_TLS_CA file of text'),
+  'a setting createApp() refuses (REDIS_TLS_CA: a file of random bytes): one CRITICAL line, exit 1':
+    settings('the server does not start with a REDIS_TLS_CA file of random bytes'),
   'SET refused (an ACL without set): one warning for any number of pages, one line when it works again':
     failsOpen('a Redis that refuses SET (an ACL) is one warning, not one per page'),
   'SET refused (maxmemory reached (noeviction)): one warning for any number of pages, one line when it works again':

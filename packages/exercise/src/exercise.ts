@@ -200,17 +200,22 @@ export interface Cause {
 /**
  * What a learner should do next: each reason that fails several behaviours (or their
  * dependencies), once, with how many it fails, the dependencies first (the lesson starts
- * there), then by how many they fail.
+ * there), then by how many they fail. A cause points to the README section of the lesson it
+ * breaks (a change that breaks the page is still made in the lesson's code), unless it breaks
+ * only what stays the same.
  */
 export function causes(results: Result[]): Cause[] {
-  const byReason = new Map<string, Cause>();
+  const byReason = new Map<string, Cause & { lesson: boolean }>();
   for (const result of results) {
     if (result.passed || !result.reason) continue;
+    const lesson = result.kind !== undefined && result.kind !== 'page';
     const cause = byReason.get(result.reason) ?? {
       reason: result.reason,
       where: result.where,
       count: 0,
+      lesson,
     };
+    if (lesson && !cause.lesson) Object.assign(cause, { where: result.where, lesson });
     cause.count += 1;
     byReason.set(result.reason, cause);
   }

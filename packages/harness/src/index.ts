@@ -35,3 +35,4 @@ export {
   type LocalServices,
   type LocalServicesOptions,
 } from './local-services.js';
+export { processTree, survivors, type ProcessInfo } from './process-tree.js';

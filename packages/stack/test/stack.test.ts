@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { freePort, get, isListening, listItems } from '@visitme/harness';
+import { freePort, get, isListening, listItems, processTree, survivors } from '@visitme/harness';
 import { stages } from '@visitme/stages';
 
 const STACK = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -52,64 +52,13 @@ async function stopStack(stack: ChildProcess) {
   return exited;
 }
 
-interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  pgid: number;
-  args: string;
-}
-
-/** Every live process (zombies are dead: they only wait for their parent to reap them). */
-function processes(): ProcessInfo[] {
-  return execFileSync('ps', ['-eo', 'pid=,ppid=,pgid=,stat=,args='], { encoding: 'utf8' })
-    .split('\n')
-    .map((line) => /^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line))
-    .filter((match) => match !== null && !match[4]!.startsWith('Z'))
-    .map((match) => ({
-      pid: Number(match![1]),
-      ppid: Number(match![2]),
-      pgid: Number(match![3]),
-      args: match![5]!,
-    }));
-}
-
-/** `pid` and everything below it, and every member of their process groups. */
-function processTree(pid: number): ProcessInfo[] {
-  const all = processes();
-  const pids = new Set([pid]);
-  for (let grown = true; grown;) {
-    grown = false;
-    for (const { pid: child, ppid } of all) {
-      if (pids.has(ppid) && !pids.has(child)) grown = pids.add(child).size > 0;
-    }
-  }
-  // Not this test's own group, which npm (spawned without a group of its own) shares.
-  const ownGroup = all.find((p) => p.pid === process.pid)?.pgid;
-  const groups = new Set(all.filter((p) => pids.has(p.pid)).map((p) => p.pgid));
-  groups.delete(ownGroup!);
-  return all.filter((p) => pids.has(p.pid) || groups.has(p.pgid));
-}
-
-/** Which of `before` are still running `timeoutMs` after their leader exited. */
-async function survivors(before: ProcessInfo[], timeoutMs = 10_000): Promise<ProcessInfo[]> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    // A pid reused by something else is not a survivor: match the command line too.
-    const alive = processes().filter((p) =>
-      before.some((b) => b.pid === p.pid && b.args === p.args),
-    );
-    if (alive.length === 0 || Date.now() > deadline) return alive;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 test('npm start runs every stage on real servers; SIGTERM to it stops everything it started', async () => {
   const all = stages();
   const base = await freePort(100); // the stack's ports are base + 1 to base + 99
   const { stack, output } = await startStack([`--base-port=${base}`], ownServices(), {
     viaNpm: true,
   });
-  const started = processTree(stack.pid!);
+  const started = await processTree(stack.pid!);
   let exit;
   // The emulator and Redis follow --base-port too, so a learner knows where to find them.
   const emulatorPort = base + 98;
@@ -122,7 +71,7 @@ test('npm start runs every stage on real servers; SIGTERM to it stops everything
     assert.doesNotMatch(table, /turbo|Packages in scope|Remote caching|FULL TURBO|Tasks:/);
     // The table comes once every server has said it listens, a row for each stage, in order.
     const tableAt = table.indexOf('\nModule ');
-    const commands = started.map((p) => p.args).join('\n');
+    const commands = started.map((p) => p.command).join('\n');
     for (const [index, stage] of all.entries()) {
       const port = base + index + 1;
       const said = table.indexOf(`"message":"Listening on port ${port}"`);

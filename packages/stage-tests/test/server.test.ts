@@ -127,22 +127,32 @@ test('a port already in use: one CRITICAL line that says so, exit 1, no "Listeni
   }
 });
 
-/** Runs a server entry to its exit; every line it wrote to stdout and stderr, parsed. */
+/**
+ * Runs a server entry that should refuse to start, to its exit; every line it wrote to stdout
+ * and stderr, parsed. One that starts instead (it says it listens) is stopped: `started`.
+ */
 async function runToExit(entry: string, env: NodeJS.ProcessEnv) {
   const server = spawn(process.execPath, [entry], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let started = false;
   for (const stream of [server.stdout!, server.stderr!]) {
-    stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    stream.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (!started && output.includes('"message":"Listening on port')) {
+        started = true;
+        server.kill('SIGKILL');
+      }
+    });
   }
   const [code] = (await once(server, 'close')) as [number | null]; // close: output fully read
   const lines = output
     .trim()
     .split('\n')
     .map((line) => JSON.parse(line) as { severity: string; message: string });
-  return { code, lines, output };
+  return { code, lines, output, started };
 }
 
 test('a PORT that is not a decimal port number: one CRITICAL line naming it, exit 1', async () => {
@@ -151,11 +161,12 @@ test('a PORT that is not a decimal port number: one CRITICAL line naming it, exi
     ...['abc', '0x5a2f', '70000', '0'].map((port) => [first!, port] as const),
   ];
   for (const [stage, port] of cases) {
-    const { code, lines, output } = await runToExit(serverEntry(stage), {
+    const { code, lines, output, started } = await runToExit(serverEntry(stage), {
       ...redis.env,
       PORT: port,
       DATASTORE_EMULATOR_HOST: emulator.host,
     });
+    assert.equal(started, false, `it started with PORT="${port}" instead of refusing it`);
     assert.equal(code, 1, `${stage.name} PORT="${port}": ${output}`);
     assert.equal(lines.length, 1, output);
     assert.equal(lines[0]!.severity, 'CRITICAL');
@@ -182,12 +193,13 @@ for (const [name, value, what, why] of [
 ] as const) {
   for (const stage of stagesCaching('redis')) {
     test(`${stage.name}: a setting createApp() refuses (${name}: ${what}): one CRITICAL line, exit 1`, async () => {
-      const { code, lines, output } = await runToExit(serverEntry(stage), {
+      const { code, lines, output, started } = await runToExit(serverEntry(stage), {
         ...redis.env,
         [name]: value,
         PORT: String(await freePort()),
         DATASTORE_EMULATOR_HOST: emulator.host,
       });
+      assert.equal(started, false, `it started with ${name}="${value}" instead of refusing it`);
       assert.equal(code, 1, output);
       assert.equal(lines.length, 1, output);
       assert.equal(lines[0]!.severity, 'CRITICAL');
