@@ -26,8 +26,12 @@ const settings = (says: string): Behaviour => ({ says, kind: 'settings' });
 /** Not a stage test: `npm run check` compares the copy's dependencies with the stage's. */
 export const DEPENDENCIES = 'package.json dependencies';
 
+/** Not a stage test: a test file that failed outside any of its tests. */
+export const TESTS_RAN = 'a test file ran';
+
 export const BEHAVIOURS: Record<string, Behaviour> = {
   [DEPENDENCIES]: settings('package.json depends on the packages the stage needs'),
+  [TESTS_RAN]: page("the stage's tests ran to the end"),
 
   // common.test.ts: every stage
   'the page is the original one: the 10 newest visits, newest first': page(

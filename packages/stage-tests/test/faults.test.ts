@@ -19,6 +19,7 @@ import {
   STAGES,
   serverEntry,
   stagesCaching,
+  startStage,
   untilServing,
   useServices,
   type Stage,
@@ -186,7 +187,8 @@ for (const stage of STAGES) {
     });
 
     test('200 concurrent distinct visitors: exactly 200 Visits, none lost or doubled', async () => {
-      const { server, url, project } = await startServer(stage);
+      // A deadline that never binds, however busy the machine: this is about what is stored.
+      const app = await startStage(stage, file.services, { deadlineMs: 120_000 });
       const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
       try {
         const statuses = await Promise.all(
@@ -195,7 +197,7 @@ for (const stage of STAGES) {
             (_, n) =>
               new Promise<number>((resolve, reject) => {
                 const req = request(
-                  url + '/',
+                  app.url + '/',
                   { agent, headers: { 'user-agent': `crowd ${n}` } },
                   (res) => {
                     res.resume();
@@ -207,11 +209,14 @@ for (const stage of STAGES) {
               }),
           ),
         );
-        assert.deepEqual(new Set(statuses), new Set([200]));
-        assert.equal(await file.services.emulator.count(project, 'Visit'), 200);
+        const counts = new Map<number, number>();
+        for (const status of statuses) counts.set(status, (counts.get(status) ?? 0) + 1);
+        const seen = JSON.stringify(Object.fromEntries(counts));
+        assert.deepEqual(new Set(statuses), new Set([200]), `statuses: ${seen}`);
+        assert.equal(await app.visitCount(), 200);
       } finally {
         agent.destroy();
-        await server.stop(5000);
+        await app.close();
       }
     });
 
