@@ -1,0 +1,127 @@
+// The "See it" sections of the stage READMEs, run as written: `npm start -- --instances=2 …`
+// on its default ports, then the commands a learner types in another terminal, whose output
+// must show what the README says it shows.
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { processTree, survivors } from '@visitme/harness';
+import { stages } from '@visitme/stages';
+import { ROOT } from '../src/code-blocks.js';
+import { shellBlocks } from '../src/gcloud-commands.js';
+
+const HEADING = /^## See it\b.*$/m;
+
+/** The stage's "See it" section: the command that starts it, then what the learner types. */
+function seeIt(readme: string) {
+  const from = readme.search(HEADING);
+  if (from < 0) return undefined;
+  const rest = readme.slice(from + 1);
+  const section = rest.slice(0, rest.search(/^## /m) >= 0 ? rest.search(/^## /m) : undefined);
+  const [start, commands, ...more] = shellBlocks(section).map(({ text }) => text.trim());
+  assert.equal(more.length, 0, 'a "See it" section shows two blocks: npm start, then commands');
+  return { start: start!, commands: commands! };
+}
+
+/** Without a Datastore emulator or Redis of the user's: npm start starts its own. */
+function ownServices(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ['DATASTORE_EMULATOR_HOST', 'REDIS_HOST', 'REDIS_PORT', 'VISITME_STORE']) {
+    delete env[name];
+  }
+  return env;
+}
+
+/** Each refresh the loop printed: the instance that served it and the list it showed. */
+function refreshes(output: string) {
+  return output
+    .split(/\n\n/)
+    .map((part) => part.trim())
+    .filter((part) => /^x-served-by: /im.test(part))
+    .map((part) => {
+      const lines = part.split('\n');
+      const by = lines.find((line) => /^x-served-by: /i.test(line))!.replace(/^\S+ /, '');
+      const list = lines.filter((line) => line.startsWith('<li>')).map((line) => line.slice(4));
+      return { by, list };
+    });
+}
+
+const SHOWN = stages().flatMap((stage) => {
+  const section = seeIt(readFileSync(join(stage.dir, 'README.md'), 'utf8'));
+  return section && stage.cache ? [{ stage, cache: stage.cache, ...section }] : [];
+});
+
+test('the cached stages show what one cache per instance means', () => {
+  assert.deepEqual(
+    SHOWN.map(({ cache }) => cache).sort(),
+    ['node-cache', 'redis'],
+    'a "See it" section in the README of a node-cache stage and of a Redis stage',
+  );
+});
+
+for (const { stage, cache, start, commands } of SHOWN) {
+  test(`${stage.name}: its README's "See it" commands run as written and show what it says`, async () => {
+    // One simple command, which the test runs as a learner's shell would.
+    assert.match(start, /^npm start -- --instances=2 [\w-]+$/);
+    const [command, ...args] = start.split(' ');
+    const npm = spawn(command!, args, {
+      cwd: ROOT,
+      env: ownServices(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    let started: Awaited<ReturnType<typeof processTree>> = [];
+    let exit;
+    try {
+      while (!output.includes('running; Ctrl-C stops everything.')) {
+        assert.equal(npm.exitCode, null, output);
+        await Promise.race([once(npm.stdout, 'data'), once(npm, 'exit')]);
+      }
+      started = await processTree(npm.pid!);
+      // The table says two instances; each instance's lines carry its name.
+      assert.match(output, new RegExp(`\n${stage.name} +http://localhost:\\d+/ +2 +`), output);
+
+      const typed = await promisify(execFile)('bash', ['-c', commands], { cwd: ROOT });
+      const seen = typed.stdout;
+      const pages = refreshes(seen);
+      assert.deepEqual(
+        pages.map(({ by }) => by),
+        [1, 2, 1, 2].map((instance) => `${stage.name}#${instance}`),
+        seen,
+      );
+      const [first, second, third, fourth] = pages.map(({ list }) => list);
+      const hasBob = (list: string[] | undefined) => list!.some((item) => item.endsWith(': bob'));
+      if (cache === 'node-cache') {
+        // Each instance answers from its own cache: two lists, in turn, and instance 1's
+        // never learns of bob's visit, which instance 2 stored.
+        assert.notDeepEqual(first, second, seen);
+        assert.deepEqual(third, first, seen);
+        assert.deepEqual(fourth, second, seen);
+        assert.equal(hasBob(first), false, seen);
+        assert.equal(hasBob(second), true, seen);
+      } else {
+        // One cache in Redis: one list, whichever instance answers, under one key.
+        for (const list of [second, third, fourth]) assert.deepEqual(list, first, seen);
+        assert.equal(hasBob(first), true, seen);
+        assert.match(seen, /\n\nvisits\n$/, 'redis-cli lists one key, visits');
+      }
+      for (const instance of [1, 2]) {
+        assert.match(output, new RegExp(`^\\[${stage.name}#${instance}\\] \\{`, 'm'), output);
+      }
+    } finally {
+      const exited = once(npm, 'exit');
+      npm.kill('SIGTERM'); // as a process manager stops it: npm, and nothing else
+      exit = await exited;
+    }
+    const left = await survivors(started);
+    for (const { pid } of left) process.kill(pid, 'SIGKILL'); // so a failure leaves nothing
+    assert.deepEqual(left, [], 'everything npm start started has exited');
+    assert.deepEqual(exit, [0, null], output);
+    assert.match(output, /stopped everything it started: 2 servers, 1 front(,| and)/);
+  });
+}
