@@ -3,7 +3,14 @@
 import { relative } from 'node:path';
 import { ROOT, lessonCoverage, readmes, syncAll } from './code-blocks.js';
 
-const rewritten = syncAll();
+let rewritten;
+try {
+  rewritten = syncAll();
+} catch (error) {
+  // A README that shows what its stage does not have: the learner's to fix, said plainly.
+  process.stderr.write(`${(error as Error).message}\n`);
+  process.exit(1);
+}
 for (const { readme, source, region } of rewritten) {
   process.stdout.write(
     `rewrote ${readme}: ${source}${region.startsWith('hunk ') ? ', ' : '#'}${region}\n`,

@@ -128,8 +128,7 @@ export function syncReadme(
     BLOCK,
     (block, path: string, name: string, lang: string, shown: string) => {
       const sourcePath = resolve(dirname(readmePath), path);
-      if (!existsSync(sourcePath))
-        throw new Error(`${readmePath} shows ${path}, which does not exist`);
+      if (!existsSync(sourcePath)) throw new Error(`${where} shows ${path}, which does not exist`);
       const code = region(readFileSync(sourcePath, 'utf8'), name, path);
       if (code === shown) return block;
       stale.push({ readme: where, source: path, region: name });
@@ -139,13 +138,14 @@ export function syncReadme(
   let hunks: Hunk[] | undefined;
   const synced = withCode.replace(DIFF_BLOCK, (block, path: string, number: string, shown) => {
     const lesson = lessonOf(readmePath, modulesDir);
-    if (!lesson) throw new Error(`${readmePath} shows a diff, but is no stage's README`);
+    if (!lesson) throw new Error(`${where} shows a diff, but is no stage's README`);
     hunks ??= lessonHunks(...lesson, modulesDir);
     const hunk = hunks.find((h) => h.path === path && h.number === Number(number));
     if (!hunk) {
       throw new Error(
-        `${readmePath} shows hunk ${number} of ${path}, but ${lesson.join(' → ')} has ` +
-          `${hunks.filter((h) => h.path === path).length} hunks in that file`,
+        `${where} shows hunk ${number} of ${path}, but ${lesson.join(' → ')} has ` +
+          `${hunks.filter((h) => h.path === path).length} hunks in that file: ` +
+          'remove its block, or show a hunk `npm run diff` shows',
       );
     }
     if (hunk.text === shown) return block;
