@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { build, type Plugin } from 'esbuild';
 import { parse, parseDocument, Scalar, type Document } from 'yaml';
 
@@ -236,6 +237,42 @@ export function nodeEngineFor(appYaml: string): string {
   return `${major}.x`;
 }
 
+interface Previous {
+  manifest: Record<string, unknown>;
+  lock: { packages?: Record<string, { version?: string; integrity?: string }> };
+  lockText: string;
+}
+
+/** The manifest and lockfile an earlier prepare left in the deploy folder, if any. */
+function readPrevious(dir: string): Previous | undefined {
+  try {
+    const lockText = readFileSync(join(dir, 'package-lock.json'), 'utf8');
+    const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    return { manifest, lock: JSON.parse(lockText), lockText };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the earlier lockfile is what npm would write now: made for the same manifest, and
+ * every package in it at the version and integrity the workspace lockfile still has there.
+ */
+function stillLocked(
+  previous: Previous,
+  manifest: Record<string, unknown>,
+  rootLock: { packages?: Record<string, { version?: string; integrity?: string }> },
+): boolean {
+  const { allowScripts: _, ...made } = previous.manifest;
+  if (!isDeepStrictEqual(made, manifest)) return false;
+  return Object.entries(previous.lock.packages ?? {}).every(
+    ([path, entry]) =>
+      path === '' ||
+      (rootLock.packages?.[path]?.version === entry.version &&
+        rootLock.packages?.[path]?.integrity === entry.integrity),
+  );
+}
+
 /** Where a module's deploy folder goes: `<workspace root>/.deploy/<module folder's name>`. */
 export function deployFolderFor(moduleDir: string): string {
   return join(workspaceRoot(moduleDir), '.deploy', basename(resolve(moduleDir)));
@@ -256,6 +293,7 @@ export async function prepareDeployFolder(
   let appYaml = filledYaml.text;
   const nodeEngine = nodeEngineFor(appYaml);
   const dir = deployFolderFor(moduleDir);
+  const previous = readPrevious(dir);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
 
@@ -342,21 +380,26 @@ export async function prepareDeployFolder(
     ].join('\n'),
   );
 
-  // Start from the workspace lockfile, so npm keeps every version it resolved there and
-  // only drops what this folder does not use.
-  writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(rootLock));
-  execFileSync(
-    'npm',
-    [
-      'install',
-      '--package-lock-only',
-      '--ignore-scripts',
-      '--no-audit',
-      '--no-fund',
-      '--loglevel=error',
-    ],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  if (previous && stillLocked(previous, deployManifest, rootLock)) {
+    // The last prepare's lockfile, when nothing it locks has changed: npm takes seconds.
+    writeFileSync(join(dir, 'package-lock.json'), previous.lockText);
+  } else {
+    // Start from the workspace lockfile, so npm keeps every version it resolved there and
+    // only drops what this folder does not use.
+    writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(rootLock));
+    execFileSync(
+      'npm',
+      [
+        'install',
+        '--package-lock-only',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        '--loglevel=error',
+      ],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+  }
   // The root's say on install scripts, for the packages this folder installs: without it
   // `npm ci` warns about each one's script (protobufjs's, say).
   const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8'));

@@ -263,6 +263,7 @@ export interface RestartableOptions {
   /** True once it serves; `isListening(port)` when that is enough. */
   ready?: () => Promise<boolean>;
   timeoutMs: number;
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Starts a server in its own process group and waits until it is ready. */
@@ -271,7 +272,7 @@ export async function startRestartable(options: RestartableOptions): Promise<Res
   const ready = options.ready ?? (() => isListening(port));
   let current: GroupProcess | undefined;
   const launch = async () => {
-    current = spawnGroup(command, args);
+    current = spawnGroup(command, args, { env: options.env ?? process.env });
     await waitUntil(name, ready, current, timeoutMs);
   };
   const stop = async () => {

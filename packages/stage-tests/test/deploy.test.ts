@@ -236,6 +236,43 @@ describe('npm run deploy', () => {
     assert.equal(readFileSync(join(MOD13, 'app.yaml'), 'utf8'), tracked);
   });
 
+  test('a second deploy:prepare keeps the lockfile npm wrote, unless a package in it changed', (t) => {
+    // npm first on PATH through a wrapper that notes each call, then runs the real one.
+    const bin = mkdtempSync(join(tmpdir(), 'recording-npm-'));
+    t.after(() => rmSync(bin, { recursive: true, force: true }));
+    const realNpm = execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim();
+    const calls = join(bin, 'calls');
+    writeFileSync(
+      join(bin, 'npm'),
+      `#!/bin/sh\necho "$*" >> '${calls}'\nexec '${realNpm}' "$@"\n`,
+      { mode: 0o755 },
+    );
+    const env = envWith({});
+    env.PATH = `${bin}:${process.env.PATH}`;
+    const lockPath = join(ROOT, '.deploy', first.name, 'package-lock.json');
+    const prepare = () => {
+      writeFileSync(calls, '');
+      execFileSync('npm', ['run', '--silent', 'deploy:prepare', '-w', `modules/${first.name}`], {
+        cwd: ROOT,
+        env,
+        stdio: 'ignore',
+      });
+      return readFileSync(calls, 'utf8').includes('install --package-lock-only');
+    };
+    prepare();
+    const made = readFileSync(lockPath, 'utf8');
+    assert.equal(prepare(), false, 'npm did not run again');
+    assert.equal(readFileSync(lockPath, 'utf8'), made);
+
+    // One package in it no longer as the workspace lockfile has it: npm runs, and puts it right.
+    const lock = JSON.parse(made);
+    const [path] = Object.keys(lock.packages).filter((key) => key !== '');
+    lock.packages[path!].integrity = 'sha512-not-what-the-workspace-has';
+    writeFileSync(lockPath, JSON.stringify(lock));
+    assert.equal(prepare(), true, 'npm ran');
+    assert.equal(readFileSync(lockPath, 'utf8'), made);
+  });
+
   test('an empty --project, what an unset PROJECT_ID leaves, is refused before anything runs', (t) => {
     const gcloud = fakeGcloud(t);
     const run = npmDeploy(first.name, ['--project='], envWith({}, gcloud.bin));
