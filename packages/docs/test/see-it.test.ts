@@ -2,13 +2,12 @@
 // on its default ports, then the commands a learner types in another terminal, whose output
 // must show what the README says it shows.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { processTree, survivors } from '@visitme/harness';
+import { startCommand } from '@visitme/harness';
 import { stages } from '@visitme/stages';
 import { ROOT } from '../src/code-blocks.js';
 import { shellBlocks } from '../src/gcloud-commands.js';
@@ -67,25 +66,13 @@ for (const { stage, cache, start, commands } of SHOWN) {
     // One simple command, which the test runs as a learner's shell would.
     assert.match(start, /^npm start -- --instances=2 [\w-]+$/);
     const [command, ...args] = start.split(' ');
-    const npm = spawn(command!, args, {
-      cwd: ROOT,
-      env: ownServices(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    let started: Awaited<ReturnType<typeof processTree>> = [];
-    let exit;
+    const npm = startCommand(command!, args, { cwd: ROOT, env: ownServices() });
+    let stopped;
     try {
-      while (!output.includes('running; Ctrl-C stops everything.')) {
-        assert.equal(npm.exitCode, null, output);
-        await Promise.race([once(npm.stdout, 'data'), once(npm, 'exit')]);
-      }
-      started = await processTree(npm.pid!);
+      await npm.until('running; Ctrl-C stops everything.');
+      const output = npm.output();
       // The table says two instances; each instance's lines carry its name.
       assert.match(output, new RegExp(`\n${stage.name} +http://localhost:\\d+/ +2 +`), output);
-
       const typed = await promisify(execFile)('bash', ['-c', commands], { cwd: ROOT });
       const seen = typed.stdout;
       const pages = refreshes(seen);
@@ -111,17 +98,13 @@ for (const { stage, cache, start, commands } of SHOWN) {
         assert.match(seen, /\n\nvisits\n$/, 'redis-cli lists one key, visits');
       }
       for (const instance of [1, 2]) {
-        assert.match(output, new RegExp(`^\\[${stage.name}#${instance}\\] \\{`, 'm'), output);
+        assert.match(npm.output(), new RegExp(`^\\[${stage.name}#${instance}\\] \\{`, 'm'));
       }
     } finally {
-      const exited = once(npm, 'exit');
-      npm.kill('SIGTERM'); // as a process manager stops it: npm, and nothing else
-      exit = await exited;
+      stopped = await npm.stop(); // SIGTERM to npm alone, as a process manager stops it
     }
-    const left = await survivors(started);
-    for (const { pid } of left) process.kill(pid, 'SIGKILL'); // so a failure leaves nothing
-    assert.deepEqual(left, [], 'everything npm start started has exited');
-    assert.deepEqual(exit, [0, null], output);
-    assert.match(output, /stopped everything it started: 2 servers, 1 front(,| and)/);
+    assert.deepEqual(stopped.left, [], 'everything npm start started has exited');
+    assert.deepEqual(stopped.exit, [0, null], npm.output());
+    assert.match(npm.output(), /stopped everything it started: 2 servers, 1 front(,| and)/);
   });
 }

@@ -18,7 +18,7 @@ import {
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test, type TestContext } from 'node:test';
-import { freePort, get, isListening, listItems, processTree, survivors } from '@visitme/harness';
+import { freePort, get, isListening, listItems, processTree, startCommand } from '@visitme/harness';
 import { lessonFiles } from '@visitme/stage-diff';
 import { ROOT, readmeName, stages, type Stage } from '@visitme/stages';
 import { BEHAVIOURS, DEPENDENCIES, SECTIONS } from '../src/behaviours.js';
@@ -246,40 +246,32 @@ test('npm run exercise -- … --start serves the copy; SIGTERM to npm stops all 
   await cli(env, 'exercise', short(LAST));
   const port = await freePort();
   // As a learner types it, and as a process manager stops it: SIGTERM to npm, and nothing else.
-  const npm = spawn('npm', ['run', 'exercise', '--', short(LAST), '--start', `--port=${port}`], {
-    env,
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => npm.kill('SIGKILL'));
-  let output = '';
-  npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  while (!output.includes('Ctrl-C stops it.')) {
-    assert.equal(npm.exitCode, null, output);
-    await Promise.race([once(npm.stdout, 'data'), once(npm, 'exit')]);
-  }
+  const npm = startCommand(
+    'npm',
+    ['run', 'exercise', '--', short(LAST), '--start', `--port=${port}`],
+    { env, cwd: ROOT },
+  );
+  t.after(() => npm.child.kill('SIGKILL'));
+  await npm.until('Ctrl-C stops it.');
+  const output = npm.output;
   assert.match(
-    output,
+    output(),
     new RegExp(
       `Your ${LAST.name}: http://localhost:${port}/ +\\(Datastore emulator at 127\\.0\\.0\\.1:\\d+, Redis at 127\\.0\\.0\\.1:\\d+\\)`,
     ),
   );
-  assert.doesNotMatch(output, /turbo|Packages in scope|FULL TURBO/, 'no build tool chatter');
+  assert.doesNotMatch(output(), /turbo|Packages in scope|FULL TURBO/, 'no build tool chatter');
   const page = await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'learner' });
   assert.equal(page.status, 200);
   assert.match(listItems(page.body)[0] ?? '', / from 127\.0\.0\.1: learner$/);
 
-  const started = await processTree(npm.pid!);
+  const started = await processTree(npm.child.pid!);
   const commands = started.map(({ command }) => command).join('\n');
   assert.match(commands, /cloud_datastore_emulator|CloudDatastore/, commands);
   assert.match(commands, /redis-server/, commands);
-  const closed = once(npm, 'close'); // exited, and all it printed read
-  npm.kill('SIGTERM');
-  assert.deepEqual(await closed, [0, null], output);
-  const left = await survivors(started);
-  for (const { pid } of left) process.kill(pid, 'SIGKILL'); // so a failure leaves nothing
+  const { exit, left } = await npm.stop(); // SIGTERM to npm, and nothing else
+  assert.deepEqual(exit, [0, null], output());
   assert.deepEqual(left, [], 'every process it started has exited');
   assert.equal(await isListening(port), false);
-  assert.match(output, /Stopped your copy and the servers it used\.\n$/);
+  assert.match(output(), /Stopped your copy and the servers it used\.\n$/);
 });

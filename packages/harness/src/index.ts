@@ -35,4 +35,10 @@ export {
   type LocalServices,
   type LocalServicesOptions,
 } from './local-services.js';
-export { processTree, survivors, type ProcessInfo } from './process-tree.js';
+export {
+  processTree,
+  startCommand,
+  survivors,
+  type Command,
+  type ProcessInfo,
+} from './process-tree.js';

@@ -1,6 +1,8 @@
 // What a command started, to check that stopping it stopped all of it: the processes below it
 // (pidtree), with their command lines, and which of them still run.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pidtree from 'pidtree';
 
 export interface ProcessInfo {
@@ -47,4 +49,55 @@ function running(pids: number[]): ProcessInfo[] {
     .map((line) => /^\s*(\d+)\s+(\S+)\s+(.*)$/.exec(line))
     .filter((match) => match !== null && !match[2]!.startsWith('Z'))
     .map((match) => ({ pid: Number(match![1]), command: match![3]! }));
+}
+
+export interface Command {
+  child: ChildProcess;
+  /** All it has printed so far, both streams. */
+  output(): string;
+  /** Resolves once it has printed `text`; rejects, with its output, if it exits first or
+   * has not said it within `timeoutMs` (a minute). */
+  until(text: string, timeoutMs?: number): Promise<void>;
+  /**
+   * SIGTERM to the command alone, as a process manager stops it; resolves once it has exited,
+   * with how, and which of the processes below it then still ran (killed, so none is left).
+   */
+  stop(): Promise<{ exit: [number | null, NodeJS.Signals | null]; left: ProcessInfo[] }>;
+}
+
+/** A long-running command a learner types (`npm start`, say), read as it prints. */
+export function startCommand(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Command {
+  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const closed = once(child, 'close'); // exited, and all it printed read
+  return {
+    child,
+    output: () => output,
+    async until(text, timeoutMs = 60_000) {
+      const what = `${command} ${args.join(' ')}`;
+      const deadline = Date.now() + timeoutMs;
+      while (!output.includes(text)) {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Error(`${what} exited before saying "${text}":\n${output}`);
+        }
+        if (Date.now() > deadline) throw new Error(`${what} did not say "${text}":\n${output}`);
+        // What it prints next, or a second gone: the deadline is looked at again.
+        await Promise.race([once(child.stdout!, 'data'), closed, sleep(1000)]);
+      }
+    },
+    async stop() {
+      const started = child.pid === undefined ? [] : await processTree(child.pid);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const exit = (await closed) as [number | null, NodeJS.Signals | null];
+      const left = await survivors(started);
+      for (const { pid } of left) process.kill(pid, 'SIGKILL');
+      return { exit, left };
+    },
+  };
 }

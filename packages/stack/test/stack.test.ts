@@ -1,40 +1,28 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { Redis } from 'ioredis';
-import { freePort, get, isListening, listItems, processTree, survivors } from '@visitme/harness';
+import { freePort, get, isListening, listItems, processTree, startCommand } from '@visitme/harness';
 import { stages } from '@visitme/stages';
 
 const STACK = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 
-/**
- * Starts the stack, as `npm start` at the repository root or its script directly;
- * resolves once it printed its table.
- */
+/** The stack, as `npm start` at the repository root or its script directly, once it printed its table. */
 async function startStack(
   args: string[],
   env: NodeJS.ProcessEnv = process.env,
   { viaNpm = false } = {},
 ) {
   const stack = viaNpm
-    ? spawn('npm', ['start', '--', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [STACK, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  stack.stdout.on('data', (chunk: Buffer) => (output += chunk));
-  stack.stderr.on('data', (chunk: Buffer) => (output += chunk));
-  const deadline = Date.now() + 60_000;
-  while (!output.includes('running; Ctrl-C stops everything.')) {
-    if (stack.exitCode !== null) throw new Error(`the stack exited:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`the stack did not come up:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { stack, output: () => output };
+    ? startCommand('npm', ['start', '--', ...args], { cwd: ROOT, env })
+    : startCommand(process.execPath, [STACK, ...args], { env });
+  await stack.until('running; Ctrl-C stops everything.');
+  return stack;
 }
 
 /** This environment, without a Datastore emulator or Redis of the user's: the stack starts its own. */
@@ -46,20 +34,13 @@ function ownServices(): NodeJS.ProcessEnv {
   return env;
 }
 
-async function stopStack(stack: ChildProcess) {
-  const exited = once(stack, 'exit');
-  stack.kill('SIGTERM');
-  return exited;
-}
-
 test('npm start runs every stage on real servers; SIGTERM to it stops everything it started', async () => {
   const all = stages();
   const base = await freePort(100); // the stack's ports are base + 1 to base + 99
-  const { stack, output } = await startStack([`--base-port=${base}`], ownServices(), {
-    viaNpm: true,
-  });
-  const started = await processTree(stack.pid!);
-  let exit;
+  const stack = await startStack([`--base-port=${base}`], ownServices(), { viaNpm: true });
+  const output = stack.output;
+  const started = await processTree(stack.child.pid!);
+  let stopped;
   // The emulator and Redis follow --base-port too, so a learner knows where to find them.
   const emulatorPort = base + 98;
   const redisPort = base + 99;
@@ -116,16 +97,10 @@ test('npm start runs every stage on real servers; SIGTERM to it stops everything
     assert.doesNotMatch(secondOutput, /running|http:\/\/localhost|starting the Datastore/);
   } finally {
     // What a process manager does: SIGTERM to the process it started, npm, and nothing else.
-    const exited = once(stack, 'exit');
-    stack.kill('SIGTERM');
-    exit = await exited;
+    stopped = await stack.stop();
   }
-  const left = await survivors(started);
-  for (const { pid } of left) process.kill(pid, 'SIGKILL'); // so a failure leaves nothing
-  stack.stdout?.destroy();
-  stack.stderr?.destroy();
-  assert.deepEqual(left, [], 'every process npm start started has exited');
-  assert.deepEqual(exit, [0, null], output());
+  assert.deepEqual(stopped.left, [], 'every process npm start started has exited');
+  assert.deepEqual(stopped.exit, [0, null], output());
   assert.match(
     output(),
     new RegExp(
@@ -169,7 +144,8 @@ test('without Java or gcloud it says what to install and serves from memory', as
   const base = await freePort(100);
   const env = { ...ownServices(), PATH: mkdtempSync(join(tmpdir(), 'no-tools-')) };
   const first = stages()[0]!.name;
-  const { stack, output } = await startStack([`--base-port=${base}`, first], env);
+  const stack = await startStack([`--base-port=${base}`, first], env);
+  const output = stack.output;
   try {
     assert.match(output(), /needs Java .* Install it with/);
     assert.match(output(), /Falling back to keeping visits IN MEMORY/);
@@ -178,7 +154,7 @@ test('without Java or gcloud it says what to install and serves from memory', as
     assert.equal(page.status, 200);
     assert.match(listItems(page.body)[0] ?? '', /offline$/);
   } finally {
-    assert.deepEqual(await stopStack(stack), [0, null]);
+    assert.deepEqual((await stack.stop()).exit, [0, null]);
   }
 });
 

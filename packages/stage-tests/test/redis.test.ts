@@ -212,16 +212,21 @@ for (const stage of stagesCaching('redis')) {
       });
     }
 
+    /** A returning visitor's second page is a cache hit, with Redis reached through `redisEnv`. */
+    async function assertCachesWith(redisEnv: NodeJS.ProcessEnv, visitor: string) {
+      const app = await startStage(stage, file.services, { redisEnv });
+      try {
+        await get(app.url + '/', as(visitor));
+        assert.equal((await get(app.url + '/', as(visitor))).headers['server-timing'], hit);
+      } finally {
+        await app.close();
+      }
+    }
+
     test('AUTH: with REDIS_PASSWORD the cache works; without it, pages are still served', async () => {
       const secured = await startRedisServer({ password: 'memorystore-auth-string' });
       try {
-        const app = await startStage(stage, file.services, { redisEnv: secured.env });
-        try {
-          await get(app.url + '/', as('oscar'));
-          assert.equal((await get(app.url + '/', as('oscar'))).headers['server-timing'], hit);
-        } finally {
-          await app.close();
-        }
+        await assertCachesWith(secured.env, 'oscar');
         const { REDIS_PASSWORD: _, ...withoutPassword } = secured.env;
         const locked = await startStage(stage, file.services, { redisEnv: withoutPassword });
         try {
@@ -242,13 +247,7 @@ for (const stage of stagesCaching('redis')) {
       const encrypted = await startRedisServer({ tls: true, password: 'auth-and-tls' });
       try {
         assert.ok(encrypted.env.REDIS_TLS_CA);
-        const app = await startStage(stage, file.services, { redisEnv: encrypted.env });
-        try {
-          await get(app.url + '/', as('quinn'));
-          assert.equal((await get(app.url + '/', as('quinn'))).headers['server-timing'], hit);
-        } finally {
-          await app.close();
-        }
+        await assertCachesWith(encrypted.env, 'quinn');
         // Plain text to a TLS-only port: no cache, but the page is served.
         const { REDIS_TLS_CA: _, ...plain } = encrypted.env;
         const confused = await startStage(stage, file.services, { redisEnv: plain });

@@ -2,14 +2,13 @@
 // copied to a new folder, three lines of its package.json changed, `npm install`; then every
 // tool takes the new stage in, none of them told of it.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { freePort, get, listItems, processTree, survivors } from '@visitme/harness';
+import { freePort, get, listItems, startCommand } from '@visitme/harness';
 import { ROOT, stages } from '../src/stages.js';
 
 /** What a run of a command printed, and how it ended; never throws. */
@@ -104,33 +103,21 @@ test('a copy of the last stage, renamed in three lines and installed, is a stage
 
   // npm start serves it on the next port, with its own Redis, and stops it on SIGTERM.
   const base = await freePort(100);
-  const npm = spawn('npm', ['start', '--', `--base-port=${base}`, name], {
-    cwd: scratch,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  npm.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  npm.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  let started: Awaited<ReturnType<typeof processTree>> = [];
-  let exit;
+  const npm = startCommand('npm', ['start', '--', `--base-port=${base}`, name], { cwd: scratch });
+  let stopped;
   try {
-    while (!output.includes('running; Ctrl-C stops everything.')) {
-      assert.equal(npm.exitCode, null, output);
-      await Promise.race([once(npm.stdout, 'data'), once(npm, 'exit')]);
-    }
-    started = await processTree(npm.pid!);
+    await npm.until('running; Ctrl-C stops everything.');
     const port = base + stages().length + 1;
-    assert.match(output, new RegExp(`\n${name} +http://localhost:${port}/ +1 +.* \\+ Redis at`));
+    assert.match(
+      npm.output(),
+      new RegExp(`\n${name} +http://localhost:${port}/ +1 +.* \\+ Redis at`),
+    );
     const page = await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'the new stage' });
-    assert.equal(page.status, 200, output);
+    assert.equal(page.status, 200, npm.output());
     assert.match(listItems(page.body)[0] ?? '', /: the new stage$/);
   } finally {
-    const exited = once(npm, 'exit');
-    npm.kill('SIGTERM');
-    exit = await exited;
+    stopped = await npm.stop();
   }
-  const left = await survivors(started);
-  for (const { pid } of left) process.kill(pid, 'SIGKILL'); // so a failure leaves nothing
-  assert.deepEqual(left, [], 'everything npm start started has exited');
-  assert.deepEqual(exit, [0, null], output);
+  assert.deepEqual(stopped.left, [], 'everything npm start started has exited');
+  assert.deepEqual(stopped.exit, [0, null], npm.output());
 });
