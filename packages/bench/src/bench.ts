@@ -6,14 +6,15 @@
 // - counts, for each stage and workload, what a fixed number of requests cost, every one
 //   awaited: Datastore writes by the emulator (entities added), queries from each response's
 //   Server-Timing, Redis calls by Redis itself (INFO commandstats). Exact on any machine.
-// - measures speed in interleaved rounds: every target and workload once per round, in
-//   rotating order, driven by wrk, with the server's CPU time (and redis-server's, for a
-//   stage that uses it). Each round's ratios are to that round's ceiling, so a
-//   neighbour's burst hits a stage and its ceiling alike; the medians over rounds are the
-//   figures, and their min–max spread says how far to trust them. Each round also measures
-//   the Redis round trip's floor on each runtime (floor.ts): what a cache hit that reads Redis
-//   cannot cost less than.
-// - says whether the machine was too noisy to trust the figures (stats.ts).
+// - measures speed in interleaved rounds, driven by wrk, with the server's CPU time (and
+//   redis-server's, for a stage that uses it). The servers, redis-server and the Redis floor
+//   (floor.ts: what a cache hit that reads Redis cannot cost less than) share one core, wrk
+//   has another. Each cache hit is measured right beside a run of its runtime's ceiling, and
+//   Module 13's beside the floor too, in alternating order from round to round: the host can
+//   slow this VM's core for seconds at a time, and the figures are each hit's against the
+//   runs beside it, medians over the rounds, with their spread.
+// - says whether the machine was too noisy to trust the figures (stats.ts), and how much the
+//   host's speed moved meanwhile.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -30,7 +31,7 @@ import {
 } from '@visitme/harness';
 import { stages } from '@visitme/stages';
 import { countRequests } from './count.js';
-import { descendants, machineCpu, processCpu, selfCpu } from './proc.js';
+import { chooseCores, descendants, machineCpu, onCpu, pin, processCpu, selfCpu } from './proc.js';
 import {
   barChart,
   markdownReport,
@@ -42,7 +43,7 @@ import {
   type Run,
 } from './report.js';
 import { resolveRuntimes, type Runtime } from './runtimes.js';
-import { emulatorDrift, noiseWarnings, spread } from './stats.js';
+import { emulatorDrift, hostSpeed, noiseWarnings, spread } from './stats.js';
 import { findWrk, wrk, RETURNING_VISITOR, type Workload } from './wrk.js';
 
 const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
@@ -97,9 +98,11 @@ const machine = {
   benchNode: process.version,
   loadAverageBefore: loadavg().map((x) => Number(x.toFixed(2))),
 };
+const cores = chooseCores();
 say(
   `${machine.cores} cores (${machine.cpu}), load average ${machine.loadAverageBefore.join(' ')}; ` +
-    `servers on ${runtimes.map((r) => `Node ${r.version}`).join(', ')}`,
+    `servers on ${runtimes.map((r) => `Node ${r.version}`).join(', ')}` +
+    (cores ? `, on CPU ${cores.servers}; wrk on CPU ${cores.generator}` : ''),
 );
 
 interface Target {
@@ -123,6 +126,7 @@ const redisAdmin = new Redis({ host: redis.host, port: redis.port });
 const servers: GroupProcess[] = [];
 try {
   const redisPid = Number(/^process_id:(\d+)/m.exec(await redisAdmin.info('server'))?.[1]);
+  if (cores) pin(redisPid, cores.servers);
   const targets: Target[] = [];
   for (const [index, runtime] of runtimes.entries()) {
     for (const { name, entry } of [
@@ -141,6 +145,7 @@ try {
         },
       });
       servers.push(server);
+      if (cores) pin(server.child.pid!, cores.servers);
       targets.push({
         runtime,
         name,
@@ -162,6 +167,8 @@ try {
       workload: workload as Workload,
     })),
   );
+
+  type Pair = (typeof pairs)[number];
 
   // Exact counts first (which also warm each server up), a fixed number of requests each.
   say(`counting what ${countPerRun} requests cost, for each target and workload`);
@@ -206,8 +213,7 @@ try {
 
   // Runs that reach Datastore leave the emulator's JVM busy for a while after: they are
   // measured apart from the cheap runs (see the rounds below).
-  const datastoreBound = (pair: (typeof pairs)[number]) =>
-    countOf(pair.target, pair.workload).datastoreQueries > 0;
+  const datastoreBound = (pair: Pair) => countOf(pair.target, pair.workload).datastoreQueries > 0;
   const cheap = pairs.filter((pair) => !datastoreBound(pair));
   const dear = pairs.filter(datastoreBound);
   const rotate = <T>(list: T[], by: number) => list.map((_, i) => list[(i + by) % list.length]!);
@@ -217,7 +223,14 @@ try {
   say(`warming up: ${cheap.length} runs of 1 s`);
   for (const { target, workload } of cheap) {
     if (workload === 'returning') await get(`${target.url}/`, returning);
-    wrk({ url: target.url, workload, connections, seconds: 1, runId: `${process.pid}-warm` });
+    wrk({
+      url: target.url,
+      workload,
+      connections,
+      seconds: 1,
+      runId: `${process.pid}-warm`,
+      cpu: cores?.generator,
+    });
   }
 
   // The Redis floor runs against the Redis of each runtime's Module 13, right after its cache
@@ -228,7 +241,7 @@ try {
   );
 
   /** One run of `wrk` against a target, with what its server (and Redis) spent on it. */
-  const measure = async ({ target, workload }: (typeof pairs)[number], round: number) => {
+  const measure = async ({ target, workload }: Pair, round: number): Promise<Run> => {
     if (workload === 'returning') await get(`${target.url}/`, returning);
     const pids = [target.pid, ...(usesRedis(target) ? [target.redisPid] : [])];
     const before = await snapshot(pids, ours);
@@ -238,6 +251,7 @@ try {
       connections,
       seconds,
       runId: `${process.pid}-${round}`,
+      cpu: cores?.generator,
     });
     const after = await snapshot(pids, ours);
     const wall = (after.at - before.at) / 1000;
@@ -253,13 +267,31 @@ try {
       generatorCpuPerRequest: perRequest(after.generator - before.generator),
       // Cores' worth of CPU time that neither this bench nor its servers used: neighbours.
       othersCores: Math.max(0, machineMs - ourMs) / 1000 / wall,
-    } satisfies Run;
+    };
   };
 
-  // The runs that need no Datastore first, every round of them, and the Redis floor: a run
-  // that reaches Datastore leaves the emulator's JVM collecting garbage for seconds after, and
-  // on two cores that slows whatever runs next. Then the Datastore-bound runs, in rounds of
-  // their own. Within each phase the order rotates from round to round.
+  // Phase one, the cache hits: each right beside a run of its runtime's ceiling (the two a
+  // second apart, on the same core), and a hit that reads Redis beside the Redis floor too,
+  // in one order in even rounds and the other in odd ones. Each hit's figures are taken
+  // against the runs beside it: the host can slow this VM for seconds at a time, as much as
+  // twice, and a stage and a ceiling measured ten seconds apart would compare two speeds.
+  // Phase two, the runs that reach Datastore, every round of them: each leaves the emulator's
+  // JVM collecting garbage for seconds after, and on two cores that slows whatever runs next.
+  const ceilingOf = (runtime: Runtime) =>
+    pairs.find((pair) => pair.target.runtime === runtime && pair.target.name === 'ceiling')!;
+  const hits = cheap.filter((pair) => pair.target.name !== 'ceiling');
+  type Step = Pair | { floor: Target };
+  const groups: Step[][] = [
+    ...hits.map((hit) => [
+      ceilingOf(hit.target.runtime),
+      hit,
+      ...(redisHits.includes(hit.target) ? [{ floor: hit.target }] : []),
+    ]),
+    // A runtime without a cache hit still gets a ceiling run a round, for its other rows.
+    ...runtimes
+      .filter((runtime) => !hits.some((hit) => hit.target.runtime === runtime))
+      .map((runtime) => [ceilingOf(runtime)]),
+  ];
   const allRounds: BenchResults['rounds'] = Array.from({ length: rounds }, (_, round) => ({
     round: round + 1,
     runs: [] as Run[],
@@ -268,12 +300,24 @@ try {
   await settle(ours, 10_000); // after the counting phase's writes
   for (const [round, { runs, floors }] of allRounds.entries()) {
     say(
-      `round ${round + 1} of ${rounds}: ${cheap.length} runs of ${seconds} s and the Redis floor`,
+      `round ${round + 1} of ${rounds}: ${hits.length} cache hits of ${seconds} s, each beside ` +
+        `a ceiling run${redisHits.length ? ' (and the Redis floor, for Redis)' : ''}`,
     );
-    for (const pair of rotate(cheap, round)) runs.push(await measure(pair, round));
-    for (const target of rotate(redisHits, round)) {
-      await get(`${target.url}/`, returning);
-      floors.push({ runtime: target.runtime.label, ...redisFloor(target) });
+    for (const group of rotate(groups, round)) {
+      let ceiling: number | undefined;
+      const beside: Run[] = [];
+      for (const step of round % 2 ? [...group].reverse() : group) {
+        if ('floor' in step) {
+          await get(`${step.floor.url}/`, returning);
+          floors.push({ runtime: step.floor.runtime.label, ...redisFloor(step.floor) });
+          continue;
+        }
+        const run = await measure(step, round);
+        if (step.target.name === 'ceiling') ceiling = runs.length;
+        else beside.push(run);
+        runs.push(run);
+      }
+      for (const run of beside) run.ceilingRun = ceiling;
     }
   }
   for (const [round, { runs }] of allRounds.entries()) {
@@ -281,25 +325,36 @@ try {
     say(
       `round ${round + 1} of ${rounds}: ${dear.length} runs of ${seconds} s that reach Datastore`,
     );
-    for (const pair of rotate(dear, round)) runs.push(await measure(pair, round));
+    for (const pair of rotate(dear, round)) {
+      const run = await measure(pair, round);
+      run.ceilingRun = runs.findIndex((r) => r.runtime === run.runtime && r.target === 'ceiling');
+      runs.push(run);
+    }
   }
 
+  /** Each round's runs of a row, and the ceiling run each was taken against. */
+  const runsOf = (target: Target, workload: string) =>
+    allRounds.flatMap(({ runs }) =>
+      runs
+        .filter(
+          (r) =>
+            r.runtime === target.runtime.label &&
+            r.target === target.name &&
+            r.workload === workload,
+        )
+        .map((run) => ({
+          run,
+          ceiling: run.ceilingRun === undefined ? run : runs[run.ceilingRun]!,
+        })),
+    );
+
   const summaries = pairs.map(({ target, workload }) => {
-    const mine = allRounds.map(({ runs }) => {
-      const run = runs.find(
-        (r) =>
-          r.runtime === target.runtime.label && r.target === target.name && r.workload === workload,
-      )!;
-      const ceiling = runs.find(
-        (r) => r.runtime === target.runtime.label && r.target === 'ceiling',
-      )!;
-      return {
-        run,
-        ratio: run.requestsPerSecond / ceiling.requestsPerSecond,
-        cpuOverCeiling: run.serverCpuPerRequest - ceiling.serverCpuPerRequest,
-        cpuEfficiency: ceiling.serverCpuPerRequest / run.serverCpuPerRequest,
-      };
-    });
+    const mine = runsOf(target, workload).map(({ run, ceiling }) => ({
+      run,
+      ratio: run.requestsPerSecond / ceiling.requestsPerSecond,
+      cpuOverCeiling: run.serverCpuPerRequest - ceiling.serverCpuPerRequest,
+      cpuEfficiency: ceiling.serverCpuPerRequest / run.serverCpuPerRequest,
+    }));
     const c = countOf(target, workload);
     return {
       runtime: target.runtime.label,
@@ -323,14 +378,20 @@ try {
 
   const floors = redisHits.map((target): FloorSummary => {
     const label = target.runtime.label;
-    const mine = allRounds.map(({ runs, floors }) => {
+    const hitRuns = runsOf(target, 'returning');
+    const mine = allRounds.map(({ floors }, round) => {
       const floor = floors.find((f) => f.runtime === label)!;
-      const perRun = (name: string) =>
-        runs.find((r) => r.runtime === label && r.target === name && r.workload === 'returning')!;
-      const overCeiling =
-        perRun(target.name).serverCpuPerRequest - perRun('ceiling').serverCpuPerRequest;
+      const { run, ceiling } = hitRuns[round]!;
+      const overCeiling = run.serverCpuPerRequest - ceiling.serverCpuPerRequest;
       const cpuPerGet = floor.clientCpuPerGet + floor.redisCpuPerGet;
-      return { floor, cpuPerGet, overCeiling, aboveFloor: overCeiling - cpuPerGet };
+      return {
+        floor,
+        cpuPerGet,
+        overCeiling,
+        aboveFloor: overCeiling - cpuPerGet,
+        // Against the ceiling beside it, like every hit: steady if the measurement is.
+        ofCeiling: cpuPerGet / ceiling.serverCpuPerRequest,
+      };
     });
     return {
       runtime: label,
@@ -338,6 +399,7 @@ try {
       clientCpuPerGet: spread(mine.map(({ floor }) => floor.clientCpuPerGet)),
       redisCpuPerGet: spread(mine.map(({ floor }) => floor.redisCpuPerGet)),
       getsPerSecond: spread(mine.map(({ floor }) => floor.gets / floor.seconds)),
+      ofCeiling: spread(mine.map(({ ofCeiling }) => ofCeiling)),
       hit: {
         target: target.name,
         overCeiling: spread(mine.map(({ overCeiling }) => overCeiling)),
@@ -376,13 +438,21 @@ try {
     command,
     date: new Date().toISOString(),
     machine: { ...machine, loadAverageAfter: loadavg().map((x) => Number(x.toFixed(2))) },
-    settings: { rounds, seconds, connections, count: countPerRun, generator: wrkVersion() },
+    settings: {
+      rounds,
+      seconds,
+      connections,
+      count: countPerRun,
+      generator: wrkVersion(),
+      ...(cores && { cores }),
+    },
     runtimes: runtimes.map(({ label, version }) => ({ label, version })),
     neighbours,
     generatorCpuPerRequest:
       everyRun.reduce((sum, run) => sum + run.generatorCpuPerRequest * run.requests, 0) /
       everyRun.reduce((sum, run) => sum + run.requests, 0),
     warnings,
+    hostSpeed: hostSpeed(summaries.filter((s) => s.target === 'ceiling')),
     notes,
     summaries,
     floors,
@@ -408,15 +478,14 @@ try {
  */
 function redisFloor(target: Target): Omit<FloorRun, 'runtime'> {
   const output = execFileSync(
-    target.runtime.path,
-    [
+    ...onCpu(cores?.servers, target.runtime.path, [
       FLOOR,
       `--host=${target.redisHost}`,
       `--port=${target.redisPort}`,
       `--redis-pid=${target.redisPid}`,
       `--seconds=${seconds}`,
       `--concurrency=${connections}`,
-    ],
+    ]),
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: (seconds + 60) * 1000 },
   );
   return JSON.parse(output.trim().split('\n').at(-1)!) as Omit<FloorRun, 'runtime'>;

@@ -3,7 +3,7 @@
 // the machine is (a timed run leaves requests in flight when it stops).
 import { Agent } from 'node:http';
 import { get } from '@visitme/harness';
-import { RETURNING_VISITOR, type Workload } from './wrk.js';
+import { RETURNING_VISITOR, newVisitor, type Workload } from './wrk.js';
 
 export interface Tally {
   requests: number;
@@ -28,9 +28,7 @@ export async function countRequests(options: {
   const worker = async () => {
     while (issued < options.requests) {
       const userAgent =
-        options.workload === 'returning'
-          ? RETURNING_VISITOR
-          : `bench visitor ${options.runId}-${issued}`;
+        options.workload === 'returning' ? RETURNING_VISITOR : newVisitor(options.runId, issued);
       issued += 1;
       const { status, timing } = await get(`${options.url}/`, { 'user-agent': userAgent }, agent)
         .then((response) => ({

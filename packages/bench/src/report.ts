@@ -1,4 +1,5 @@
 // The benchmark's figures as a terminal report, a Markdown report and an SVG chart.
+import type { Cores } from './proc.js';
 import type { Spread } from './stats.js';
 import type { LoadResult } from './wrk.js';
 
@@ -13,6 +14,8 @@ export interface Run extends LoadResult {
   generatorCpuPerRequest: number;
   /** Cores' worth of CPU that other processes on the machine used meanwhile. */
   othersCores: number;
+  /** The index, in its round's runs, of the ceiling run it is taken against (none: itself). */
+  ceilingRun?: number;
 }
 
 export interface RowSummary {
@@ -71,6 +74,8 @@ export interface FloorSummary {
   clientCpuPerGet: Spread;
   redisCpuPerGet: Spread;
   getsPerSecond: Spread;
+  /** Its CPU per GET over the CPU per request of the ceiling run measured with it. */
+  ofCeiling: Spread;
   hit?: {
     target: string;
     /** The hit's CPU µs per request over the ceiling's, round by round. */
@@ -96,12 +101,16 @@ export interface BenchResults {
     connections: number;
     count: number;
     generator: string;
+    /** Where the servers (with redis-server and the floor) and wrk ran; absent: anywhere. */
+    cores?: Cores;
   };
   runtimes: Array<{ label: string; version: string }>;
   neighbours: Spread;
   /** Microseconds of wrk's CPU time per request, over every run. */
   generatorCpuPerRequest: number;
   warnings: string[];
+  /** How far the host's speed moved (the ceiling's own CPU per request), when it did. */
+  hostSpeed: string[];
   /** The Datastore-bound rows' drift over the run: the emulator, not noise. */
   notes: string[];
   summaries: RowSummary[];
@@ -164,11 +173,15 @@ export function title(results: BenchResults): string {
 
 function machineLine(results: BenchResults): string {
   const m = results.machine;
+  const { cores, generator } = results.settings;
+  const where = cores
+    ? `the servers, redis-server and the Redis floor on CPU ${cores.servers}, ${generator} on CPU ${cores.generator}`
+    : `the processes on whichever core the system chose (no \`taskset\` here)`;
   return (
     `${m.cores} cores (${m.cpu}); load average ${m.loadAverageBefore.join(' ')} before, ` +
     `${m.loadAverageAfter.join(' ')} after; other processes used ${two(results.neighbours.median)} ` +
     `cores' worth of CPU during the median run (${two(results.neighbours.min)}–${two(results.neighbours.max)}). ` +
-    `${results.settings.generator}: ${results.generatorCpuPerRequest.toFixed(1)} µs of CPU per request.`
+    `${where}; ${generator}: ${results.generatorCpuPerRequest.toFixed(1)} µs of CPU per request.`
   );
 }
 
@@ -195,6 +208,19 @@ export function floorLines(results: BenchResults, label: string): string[] {
 }
 
 function verdict(results: BenchResults): string[] {
+  const host = results.hostSpeed.length
+    ? [
+        '',
+        'The host’s speed moved during the run: ' +
+          results.hostSpeed.join('; ') +
+          '. The ceiling does the same work in every run, so this is the speed at which the ' +
+          'host ran this VM, not the machine’s neighbours (they are counted above): a shared ' +
+          'host can run a VM’s core at half speed for seconds at a time, and the CPU time ' +
+          'charged to a process grows with it. Each cache hit’s figures are taken against the ' +
+          'ceiling run beside it, a second apart on the same core, which cancels that; the µs ' +
+          'figures and the ceiling’s own carry it, so read them as at the median speed.',
+      ]
+    : [];
   const drift = results.notes.length
     ? [
         '',
@@ -206,18 +232,19 @@ function verdict(results: BenchResults): string[] {
     : [];
   if (results.warnings.length === 0) {
     return [
-      'No sign of noise: other processes took under a tenth of the machine, the ceiling, the ' +
-        'cache hits and the Redis floor each stayed within ±10% across rounds, and the ordering ' +
-        'the code implies held (nothing beat the ceiling; a later stage’s cache hit was never ' +
-        'cheaper than an earlier one’s).',
+      'No sign of noise: other processes took under a tenth of the machine; each cache hit, ' +
+        'against the ceiling run beside it, and the Redis floor held within ±10% over the ' +
+        'middle half of the rounds; and the ordering the code implies held (nothing beat the ' +
+        'ceiling; a later stage’s cache hit was never cheaper than an earlier one’s).',
+      ...host,
       ...drift,
     ];
   }
   return [
     'WARNING: this machine was too noisy during the run to trust these figures; run it again ' +
-      'when it is quieter. Of the two efficiency figures, CPU per request is the one neighbours ' +
-      'disturb less. What gave it away:',
+      'when it is quieter. What gave it away:',
     ...results.warnings.map((w) => `  - ${w}`),
+    ...host,
     ...drift,
   ];
 }
@@ -290,13 +317,14 @@ function tables(
 
 const NOTES =
   'Requests/s, p50 and p99 are medians over the rounds. "vs ceiling" is a stage’s throughput over ' +
-  'the ceiling’s (the same page from memory, no store, no cache) in the same round: the median, ' +
-  'then the lowest and highest round. CPU µs/req is the server process’s user + system time per ' +
-  'response (with redis-server’s for a stage that uses Redis), from /proc; "over ceiling" is ' +
-  'that minus the ceiling’s, and "CPU: ceiling/this" the ceiling’s over this one’s, per round. ' +
-  'The Redis floor is measured in every round as well, on each runtime, by a process of its own. ' +
-  'Datastore writes (counted by the emulator), queries (from each response’s Server-Timing) and ' +
-  'Redis calls (counted by Redis) are exact counts over a separate fixed number of requests.';
+  'that of the ceiling (the same page from memory, no store, no cache) run beside it (a cache ' +
+  'hit) or in the same round (the rest): the median, then the lowest and highest round. CPU ' +
+  'µs/req is the server process’s user + system time per response (with redis-server’s for a ' +
+  'stage that uses Redis); "over ceiling" is that minus the ceiling’s, and "CPU: ceiling/this" ' +
+  'the ceiling’s over this one’s, run by run. The Redis floor is measured in every round as ' +
+  'well, on each runtime, by a process of its own, beside Module 13’s hit. Datastore writes ' +
+  '(counted by the emulator), queries (from each response’s Server-Timing) and Redis calls ' +
+  '(counted by Redis) are exact counts over a separate fixed number of requests.';
 
 export function textReport(results: BenchResults): string {
   const parts = [`${title(results)}\n${machineLine(results)}\n`];

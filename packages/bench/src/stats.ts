@@ -4,19 +4,32 @@ export interface Spread {
   median: number;
   min: number;
   max: number;
+  /** The quartiles: the middle half of the values lies between them. */
+  q1: number;
+  q3: number;
 }
 
 export function spread(values: number[]): Spread {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (sorted.length === 0) return { median: NaN, min: NaN, max: NaN };
-  const middle = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  return { median, min: sorted[0]!, max: sorted.at(-1)! };
+  if (sorted.length === 0) return { median: NaN, min: NaN, max: NaN, q1: NaN, q3: NaN };
+  // Linear between the nearest values (the usual definition: R's type 7, numpy's default).
+  const at = (p: number) => {
+    const x = (sorted.length - 1) * p;
+    const below = Math.floor(x);
+    const above = Math.min(below + 1, sorted.length - 1);
+    return sorted[below]! + (sorted[above]! - sorted[below]!) * (x - below);
+  };
+  return { median: at(0.5), min: sorted[0]!, max: sorted.at(-1)!, q1: at(0.25), q3: at(0.75) };
 }
 
 /** Half the min–max range as a fraction of the median: 0.1 is ±10%. */
 export function halfWidth({ median, min, max }: Spread): number {
   return (max - min) / 2 / median;
+}
+
+/** Half the middle half's range (the quartiles') as a fraction of the median. */
+export function middleHalfWidth({ median, q1, q3 }: Spread): number {
+  return (q3 - q1) / 2 / median;
 }
 
 /** A target's summary over every round, as the noise checks need it. */
@@ -26,9 +39,9 @@ export interface Summary {
   workload: string;
   requestsPerSecond: Spread;
   serverCpuPerRequest: Spread;
-  /** Its throughput over the ceiling's in the same round. */
+  /** Its throughput over the ceiling run's beside it. */
   ratio: Spread;
-  /** The ceiling's CPU time per request over this one's. */
+  /** The CPU time per request of the ceiling run beside it, over its own. */
   cpuEfficiency: Spread;
   /** Pages served from a cache in the counting phase: a cache hit row. */
   cached: boolean;
@@ -46,13 +59,17 @@ export interface Neighbours {
   machineCores: number;
 }
 
-/** The Redis round trip's floor on one runtime: CPU per GET over the rounds. */
+/** The Redis round trip's floor on one runtime, over the rounds. */
 export interface FloorSpread {
   runtime: string;
-  cpuPerGet: Spread;
+  /** Its CPU per GET over the CPU per request of the ceiling run measured with it. */
+  ofCeiling: Spread;
 }
 
-/** Wider than this (±) and a CPU-bound figure says more about the machine than about the code. */
+/**
+ * Wider than this (±), in the middle half of the rounds, and a figure taken against the
+ * ceiling run beside it says more about the machine than about the code.
+ */
 export const MAX_HALF_WIDTH = 0.1;
 
 /** More than this share of the machine's cores busy with other processes is a noisy run. */
@@ -68,11 +85,14 @@ export const ORDER_TOLERANCE = 0.05;
 /**
  * What says the run was too noisy to trust, in plain words; empty when nothing does. The
  * evidence is what neighbours took, and the figures that depend on nothing but this machine's
- * CPU: the ceiling's, the cache hits' and the Redis floor's. Each must hold steady across
- * rounds, and the medians must keep the order the code implies: nothing beats the ceiling (the
- * same page with no work at all), and a later stage's cache hit is never cheaper than an
- * earlier one's (Module 13's hit adds a Redis round trip to Module 12's). Rows that reach
- * Datastore are left out: their speed is the emulator's (see `emulatorDrift`).
+ * CPU, each taken against the ceiling run beside it: the cache hits' and the Redis floor's.
+ * Each must hold steady across rounds (its middle half within ±10%: a round in which the host
+ * changed speed between two runs a second apart is an outlier the median shrugs off), and the
+ * medians must keep the order the code implies: nothing beats the ceiling (the same page with
+ * no work at all), and a later stage's cache hit is never cheaper than an earlier one's (Module
+ * 13's hit adds a Redis round trip to Module 12's). The ceiling's own figures are left out:
+ * they follow the host's speed, which `hostSpeed` reports. So are the rows that reach
+ * Datastore: their speed is the emulator's (see `emulatorDrift`).
  */
 export function noiseWarnings(
   summaries: Summary[],
@@ -90,21 +110,15 @@ export function noiseWarnings(
     );
   }
   const steady = (what: string, figure: string, s: Spread, format: (x: number) => string) => {
-    const width = halfWidth(s);
+    const width = middleHalfWidth(s);
     if (!(width <= MAX_HALF_WIDTH)) {
       warnings.push(
-        `${what}: its ${figure} ranged ${format(s.min)}–${format(s.max)} across rounds (±${pct(width)}, wider than ±${pct(MAX_HALF_WIDTH)})`,
+        `${what}: its ${figure} ranged ${format(s.q1)}–${format(s.q3)} in the middle half of the rounds (±${pct(width)}, wider than ±${pct(MAX_HALF_WIDTH)}; ${format(s.min)}–${format(s.max)} in all)`,
       );
     }
   };
-  const whole = (x: number) => x.toFixed(0);
-  const cpuBound = summaries.filter((s) => !s.datastoreBound);
+  const cpuBound = summaries.filter((s) => !s.datastoreBound && s.target !== 'ceiling');
   for (const s of cpuBound) {
-    if (s.target === 'ceiling') {
-      steady(label(s), 'throughput (requests/s)', s.requestsPerSecond, whole);
-      steady(label(s), 'CPU per request (µs)', s.serverCpuPerRequest, whole);
-      continue;
-    }
     steady(label(s), 'ratio to the ceiling', s.ratio, two);
     steady(label(s), 'CPU efficiency (ceiling/this)', s.cpuEfficiency, two);
     if (s.ratio.median > 1 + ORDER_TOLERANCE) {
@@ -120,12 +134,11 @@ export function noiseWarnings(
   }
   for (const floor of floors) {
     const where = `the Redis floor${floor.runtime ? ` (Node ${floor.runtime})` : ''}`;
-    steady(where, 'CPU per GET (µs)', floor.cpuPerGet, (x) => x.toFixed(1));
+    steady(where, 'CPU per GET over the ceiling’s per request', floor.ofCeiling, two);
   }
   for (const runtime of new Set(cpuBound.map((s) => s.runtime))) {
-    const rows = cpuBound.filter((s) => s.runtime === runtime);
-    const hits = rows
-      .filter((s) => s.cached && s.target !== 'ceiling')
+    const hits = cpuBound
+      .filter((s) => s.runtime === runtime && s.cached)
       .sort((a, b) => stageOrder.indexOf(a.target) - stageOrder.indexOf(b.target));
     for (let i = 1; i < hits.length; i++) {
       const [earlier, later] = [hits[i - 1]!, hits[i]!];
@@ -142,6 +155,25 @@ export function noiseWarnings(
     }
   }
   return warnings;
+}
+
+/**
+ * How far the host's speed moved during the run, in plain words; empty when it held within
+ * ±10%. The ceiling does the same work in every run, so its CPU per request moves only with
+ * the speed at which the host ran this VM's core: on a shared host, as much as twice as slow
+ * for seconds at a time, which no /proc figure shows (the CPU time a process is charged grows
+ * with it). Not noise on this machine, and not in the figures taken against the ceiling run
+ * beside them: only the ceiling's own figures, and the µs ones, carry it.
+ */
+export function hostSpeed(
+  ceilings: Array<Pick<Summary, 'runtime' | 'serverCpuPerRequest'>>,
+): string[] {
+  return ceilings
+    .filter(({ serverCpuPerRequest }) => !(halfWidth(serverCpuPerRequest) <= MAX_HALF_WIDTH))
+    .map(({ runtime, serverCpuPerRequest: s }) => {
+      const where = runtime ? ` on Node ${runtime}` : '';
+      return `the ceiling${where} took ${s.min.toFixed(0)}–${s.max.toFixed(0)} µs of CPU per request across its runs (median ${s.median.toFixed(0)}, ±${(halfWidth(s) * 100).toFixed(0)}%)`;
+    });
 }
 
 /** One Datastore-bound row's throughput, round by round. */

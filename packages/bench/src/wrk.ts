@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onCpu } from './proc.js';
 
 export type Workload = 'returning' | 'new';
 
@@ -15,6 +16,8 @@ export interface LoadOptions {
   seconds: number;
   /** Makes this run's new visitors unlike any other run's. */
   runId: string;
+  /** The core to run it on (see `chooseCores()`), or any. */
+  cpu?: number;
 }
 
 export interface LoadResult {
@@ -31,6 +34,11 @@ export interface LoadResult {
 }
 
 export const RETURNING_VISITOR = 'bench returning visitor';
+
+/** The User-Agent of the bench's `n`th new visitor in run `runId` (without `n`, the prefix). */
+export function newVisitor(runId: string, n: number | '' = ''): string {
+  return `bench visitor ${runId}-${n}`;
+}
 
 const SUMMARY = `
 function done(summary, latency, requests)
@@ -84,9 +92,9 @@ export function wrk(options: LoadOptions): LoadResult {
     `--script=${scripts[options.workload]}`,
     ...(options.workload === 'returning' ? ['--header', `User-Agent: ${RETURNING_VISITOR}`] : []),
     `${options.url}/`,
-    ...(options.workload === 'new' ? ['--', `bench visitor ${options.runId}-`] : []),
+    ...(options.workload === 'new' ? ['--', newVisitor(options.runId)] : []),
   ];
-  const output = execFileSync('wrk', args, { encoding: 'utf8' });
+  const output = execFileSync(...onCpu(options.cpu, 'wrk', args), { encoding: 'utf8' });
   const json = output
     .trim()
     .split('\n')

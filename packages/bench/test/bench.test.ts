@@ -1,12 +1,13 @@
 // Not a speed test: figures are for people to read (npm run bench). This checks that a short
 // run works end to end, that its report has the shape the README promises (interleaved rounds,
-// every round kept, medians with their spread, the Redis floor in every round), how it judges
-// noise (from figures made up here), and that what it counts is exact: every miss
+// each cache hit beside a ceiling run, every round kept, medians with their spread, the Redis
+// floor in every round), how it judges noise (from figures made up here), where it runs what
+// it measures, and that what it counts is exact: every miss
 // is one Datastore write and one query, a returning visitor to a cached stage costs Datastore
 // nothing, and Redis sees one call per hit and two per miss. The counts come from a fixed
 // number of requests, every one awaited, so they are exact however busy the machine is.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -20,9 +21,11 @@ import {
   type FloorSummary,
   type RowSummary,
 } from '../src/report.js';
+import { chooseCores, onCpu, pin } from '../src/proc.js';
 import { resolveRuntimes } from '../src/runtimes.js';
 import {
   emulatorDrift,
+  hostSpeed,
   noiseWarnings,
   spread,
   type Neighbours,
@@ -54,13 +57,35 @@ test('a short run measures every stage in interleaved rounds and counts its call
   );
   const report: BenchResults = JSON.parse(readFileSync(join(results, 'bench.json'), 'utf8'));
 
-  // Every round holds every target and workload exactly once, in a rotating order.
+  // Every round holds every target and workload once, and a ceiling run beside each cache hit
+  // (the two in one order in the first round, the other in the second).
   assert.equal(report.rounds.length, 2, 'rounds kept');
+  const HITS = ['mod12-memcache returning', 'mod13-redis returning'];
   const orders = report.rounds.map(({ runs }) => runs.map((r) => `${r.target} ${r.workload}`));
   for (const [index, order] of orders.entries()) {
-    assert.deepEqual([...order].sort(), [...PAIRS].sort(), `round ${index + 1}: ${order}`);
+    const stageRuns = order.filter((what) => what !== 'ceiling returning');
+    assert.deepEqual(
+      [...stageRuns].sort(),
+      PAIRS.filter((p) => p !== 'ceiling returning').sort(),
+      `round ${index + 1}: ${order}`,
+    );
+    assert.equal(order.length - stageRuns.length, HITS.length, `round ${index + 1}: ${order}`);
   }
   assert.notDeepEqual(orders[0], orders[1], 'the second round runs in another order');
+  for (const [index, { runs }] of report.rounds.entries()) {
+    for (const [at, run] of runs.entries()) {
+      const what = `round ${index + 1}, ${run.target} ${run.workload}`;
+      if (run.target === 'ceiling') {
+        assert.equal(run.ceilingRun, undefined, what);
+        continue;
+      }
+      const ceiling = runs[run.ceilingRun!];
+      assert.equal(ceiling?.target, 'ceiling', `${what}: taken against ${ceiling?.target}`);
+      if (HITS.includes(`${run.target} ${run.workload}`)) {
+        assert.equal(run.ceilingRun, index === 0 ? at - 1 : at + 1, `${what}: beside its ceiling`);
+      }
+    }
+  }
   for (const run of report.rounds.flatMap(({ runs }) => runs)) {
     const what = `${run.target} ${run.workload}`;
     assert.equal(run.errors, 0, `${what}: ${run.errors} errors`);
@@ -68,6 +93,8 @@ test('a short run measures every stage in interleaved rounds and counts its call
       assert.ok(Number.isFinite(run[key]) && run[key] >= 0, `${what}: ${key} is ${run[key]}`);
     }
   }
+  const cores = chooseCores();
+  assert.deepEqual(report.settings.cores, cores, 'the servers on one core, wrk on another');
 
   // Medians with their spread, per target and workload.
   assert.deepEqual(
@@ -83,8 +110,8 @@ test('a short run measures every stage in interleaved rounds and counts its call
     within(s.serverCpuPerRequest, `${s.target} ${s.workload} CPU per request`);
   }
   const ceiling = report.summaries.find((s) => s.target === 'ceiling')!;
-  assert.deepEqual(ceiling.ratio, { median: 1, min: 1, max: 1 });
-  assert.deepEqual(ceiling.cpuOverCeiling, { median: 0, min: 0, max: 0 });
+  assert.deepEqual(ceiling.ratio, { median: 1, min: 1, max: 1, q1: 1, q3: 1 });
+  assert.deepEqual(ceiling.cpuOverCeiling, { median: 0, min: 0, max: 0, q1: 0, q3: 0 });
   assert.deepEqual(
     report.summaries.filter((s) => s.datastoreBound).map((s) => `${s.target} ${s.workload}`),
     ['mod1-baseline returning', ...STAGES.map((stage) => `${stage} new`)],
@@ -103,6 +130,7 @@ test('a short run measures every stage in interleaved rounds and counts its call
   assert.equal(report.floors.length, 1);
   const [floor] = report.floors;
   within(floor!.cpuPerGet, 'floor CPU per GET');
+  within(floor!.ofCeiling, 'floor CPU per GET over the ceiling’s per request');
   assert.equal(floor!.hit?.target, 'mod13-redis');
   const hitRow = report.summaries.find(
     (s) => s.target === 'mod13-redis' && s.workload === 'returning',
@@ -149,6 +177,10 @@ test('a short run measures every stage in interleaved rounds and counts its call
   assert.match(output, /^Redis round trip's floor .*: [\d.]+ µs of CPU per GET/m);
   assert.match(output, /^mod13-redis's cache hit: [\d.-]+ µs over the ceiling, [\d.-]+ µs above/m);
   assert.match(output, /No sign of noise|WARNING: this machine was too noisy/);
+  assert.match(
+    output,
+    /the servers, redis-server and the Redis floor on CPU \d+, wrk \S+ on CPU \d+|no `taskset` here/,
+  );
   const md = readFileSync(join(results, 'bench.md'), 'utf8');
   assert.match(md, /^\| mod13-redis \| returning \| \d+ \|/m);
   assert.match(md, /^## Noise$/m);
@@ -174,10 +206,13 @@ function summary(target: string, workload: string, ratio: number[], cpu = ratio)
 const ORDER = ['ceiling', ...STAGES];
 const QUIET: Neighbours = { cores: spread([0, 0.01, 0.02]), machineCores: 2 };
 
-test('medians and spreads: odd and even counts, and what is not a number left out', () => {
-  assert.deepEqual(spread([3, 1, 2]), { median: 2, min: 1, max: 3 });
-  assert.deepEqual(spread([4, 1, 3, 2]), { median: 2.5, min: 1, max: 4 });
-  assert.deepEqual(spread([1, NaN, Infinity, 5]), { median: 3, min: 1, max: 5 });
+test('medians, quartiles and spreads: odd and even counts, and what is not a number left out', () => {
+  assert.deepEqual(spread([3, 1, 2]), { median: 2, min: 1, max: 3, q1: 1.5, q3: 2.5 });
+  assert.deepEqual(spread([4, 1, 3, 2]), { median: 2.5, min: 1, max: 4, q1: 1.75, q3: 3.25 });
+  assert.deepEqual(spread([1, NaN, Infinity, 5]), { median: 3, min: 1, max: 5, q1: 2, q3: 4 });
+  // Seven rounds, one of them far off: the middle half leaves it out.
+  const s = spread([0.95, 0.96, 0.5, 0.97, 0.98, 0.99, 1.0]);
+  assert.deepEqual([s.median, s.q1, s.q3, s.min], [0.97, 0.955, 0.985, 0.5]);
 });
 
 test('a steady run raises no warning; a wide spread or an impossible order does, with figures', () => {
@@ -190,12 +225,15 @@ test('a steady run raises no warning; a wide spread or an impossible order does,
   assert.deepEqual(noiseWarnings(steady, ORDER, QUIET), []);
 
   const wide = noiseWarnings(
-    [summary('mod12-memcache', 'returning', [0.6, 0.93, 1.2], [0.9, 0.9, 0.9])],
+    [summary('mod12-memcache', 'returning', [0.6, 0.7, 0.93, 1.1, 1.2], [0.9, 0.9, 0.9])],
     ORDER,
     QUIET,
   );
   assert.equal(wide.length, 1, wide.join('\n'));
-  assert.match(wide[0]!, /mod12-memcache \(returning visitor\).*0\.60–1\.20.*±32%/);
+  assert.match(
+    wide[0]!,
+    /^mod12-memcache \(returning visitor\): its ratio to the ceiling ranged 0\.70–1\.10 in the middle half of the rounds \(±22%, wider than ±10%; 0\.60–1\.20 in all\)$/,
+  );
 
   const upsideDown = noiseWarnings(
     [
@@ -225,18 +263,32 @@ test('a steady run raises no warning; a wide spread or an impossible order does,
   );
 });
 
-test('a quiet run is not called noisy for what the Datastore emulator does, nor for a hit at the ceiling', () => {
+test('a quiet run is not called noisy for what the Datastore emulator or the host does, nor for a hit at the ceiling', () => {
+  // The host ran the VM's core at half speed for part of the run: the ceiling's own figures
+  // swing, a hit's against the ceiling beside it hold, and one round in seven that caught the
+  // change between its two runs is left out of the middle half.
+  const ceiling: Summary = {
+    ...summary('ceiling', 'returning', [1, 1, 1], [1, 1, 1]),
+    requestsPerSecond: spread([11000, 18000, 18500, 22000]),
+    serverCpuPerRequest: spread([44, 53, 55, 91]),
+  };
   const quiet = [
-    summary('ceiling', 'returning', [1, 1, 1], [1, 1, 1]),
+    ceiling,
     // Module 12's hit does next to nothing more than the ceiling: a hair either side of it.
     summary('mod12-memcache', 'returning', [0.99, 1.02, 1.04], [0.97, 1.01, 1.03]),
-    summary('mod13-redis', 'returning', [0.7, 0.72, 0.74]),
+    summary('mod13-redis', 'returning', [0.7, 0.71, 0.72, 0.72, 0.73, 0.74, 1.3]),
     // The rows that reach the emulator swing as it fills: ±40%.
     summary('mod1-baseline', 'returning', [0.04, 0.06, 0.08]),
     summary('mod13-redis', 'new', [0.02, 0.03, 0.045]),
   ];
-  const floors = [{ runtime: '', cpuPerGet: spread([23, 23.5, 24]) }];
+  const floors = [{ runtime: '', ofCeiling: spread([0.44, 0.45, 0.46]) }];
   assert.deepEqual(noiseWarnings(quiet, ORDER, QUIET, floors), []);
+
+  // What the host did is said, as the ceiling's own CPU per request.
+  assert.deepEqual(hostSpeed([{ ...ceiling, runtime: '24' }]), [
+    'the ceiling on Node 24 took 44–91 µs of CPU per request across its runs (median 54, ±44%)',
+  ]);
+  assert.deepEqual(hostSpeed([summary('ceiling', 'returning', [1, 1, 1])]), []);
 
   // What the emulator did is said, as its drift, row by row.
   const drift = emulatorDrift([
@@ -265,30 +317,22 @@ test('a busy neighbour, or a CPU-bound figure that swings, makes the run noisy, 
   assert.equal(busy.length, 1, busy.join('\n'));
   assert.match(busy[0]!, /other processes used 1\.00 of the machine's 2 cores/);
 
-  const ceiling: Summary = {
-    ...summary('ceiling', 'returning', [1, 1, 1]),
-    requestsPerSecond: spread([2000, 3000, 4000]),
-    serverCpuPerRequest: spread([50, 51, 52]),
-  };
-  const swinging = noiseWarnings([ceiling], ORDER, QUIET);
-  assert.equal(swinging.length, 1, swinging.join('\n'));
-  assert.match(swinging[0]!, /^ceiling \(returning visitor\): its throughput .*2000–4000.*±33%/);
-
+  // Rounds whose two runs met different speeds, or a neighbour in one and not the other.
   const hitCpu = noiseWarnings(
-    [summary('mod13-redis', 'returning', [0.7, 0.71, 0.72], [0.5, 0.65, 0.7])],
+    [summary('mod13-redis', 'returning', [0.7, 0.71, 0.72], [0.5, 0.52, 0.65, 0.7, 0.72])],
     ORDER,
     QUIET,
   );
   assert.equal(hitCpu.length, 1, hitCpu.join('\n'));
-  assert.match(hitCpu[0]!, /mod13-redis .*CPU efficiency .*0\.50–0\.70/);
+  assert.match(hitCpu[0]!, /mod13-redis .*CPU efficiency .*0\.52–0\.70 in the middle half/);
 
   const floor = noiseWarnings([], ORDER, QUIET, [
-    { runtime: '24', cpuPerGet: spread([20, 23, 30]) },
+    { runtime: '24', ofCeiling: spread([0.3, 0.36, 0.45, 0.5, 0.6]) },
   ]);
   assert.equal(floor.length, 1, floor.join('\n'));
   assert.match(
     floor[0]!,
-    /^the Redis floor \(Node 24\): its CPU per GET \(µs\) ranged 20\.0–30\.0/,
+    /^the Redis floor \(Node 24\): its CPU per GET over the ceiling’s per request ranged 0\.36–0\.50/,
   );
 
   // Beyond the tolerance, a hit cheaper than the ceiling is impossible, so noise.
@@ -303,8 +347,19 @@ test('a busy neighbour, or a CPU-bound figure that swings, makes the run noisy, 
   );
 });
 
-function results(warnings: string[], runtimes = [''], notes: string[] = []): BenchResults {
-  const s = (value: number): Spread => ({ median: value, min: value * 0.9, max: value * 1.1 });
+function results(
+  warnings: string[],
+  runtimes = [''],
+  notes: string[] = [],
+  hostSpeed: string[] = [],
+): BenchResults {
+  const s = (value: number): Spread => ({
+    median: value,
+    min: value * 0.9,
+    max: value * 1.1,
+    q1: value * 0.95,
+    q3: value * 1.05,
+  });
   const rows: RowSummary[] = runtimes.flatMap((runtime) =>
     [
       ['ceiling', 'returning', 1],
@@ -317,9 +372,9 @@ function results(warnings: string[], runtimes = [''], notes: string[] = []): Ben
       p50: 1,
       p99: 2,
       errors: 0,
-      ratio: target === 'ceiling' ? { median: 1, min: 1, max: 1 } : s(ratio as number),
+      ratio: target === 'ceiling' ? spread([1]) : s(ratio as number),
       serverCpuPerRequest: s(100),
-      cpuOverCeiling: target === 'ceiling' ? { median: 0, min: 0, max: 0 } : s(1234.5),
+      cpuOverCeiling: target === 'ceiling' ? spread([0]) : s(1234.5),
       cpuEfficiency: s(ratio as number),
       cached: false,
       datastoreBound: target !== 'ceiling',
@@ -343,6 +398,7 @@ function results(warnings: string[], runtimes = [''], notes: string[] = []): Ben
     neighbours: s(0.1),
     generatorCpuPerRequest: 20,
     warnings,
+    hostSpeed,
     notes,
     summaries: rows,
     floors: runtimes.map((runtime): FloorSummary => ({
@@ -351,6 +407,7 @@ function results(warnings: string[], runtimes = [''], notes: string[] = []): Ben
       clientCpuPerGet: s(15.5),
       redisCpuPerGet: s(7.5),
       getsPerSecond: s(40000),
+      ofCeiling: s(0.4),
       hit: { target: 'mod13-redis', overCeiling: s(27), aboveFloor: s(4) },
     })),
     counts: [],
@@ -434,6 +491,46 @@ test('the emulator’s drift is said as such, apart from the noise verdict', () 
   }
   assert.doesNotMatch(textReport(results([])), /Not noise/);
 });
+
+test('the reports say how far the host’s speed moved, apart from the noise verdict', () => {
+  const moved = 'the ceiling on Node 24 took 44–91 µs of CPU per request across its runs';
+  for (const text of [
+    textReport(results([], [''], [], [moved])),
+    markdownReport(results([], [''], [], [moved])),
+  ]) {
+    assert.match(text, /No sign of noise/);
+    assert.ok(text.includes(`The host’s speed moved during the run: ${moved}.`), text);
+  }
+  assert.doesNotMatch(textReport(results([])), /speed moved/);
+});
+
+const cores = chooseCores();
+test(
+  'what it measures runs on one core, wrk on another',
+  { skip: !cores && 'no taskset, or one core' },
+  async () => {
+    assert.notEqual(cores!.servers, cores!.generator);
+    const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      pin(sleeper.pid!, cores!.servers);
+      const allowed = /^Cpus_allowed_list:\s*(\S+)/m.exec(
+        readFileSync(`/proc/${sleeper.pid}/status`, 'utf8'),
+      )?.[1];
+      assert.equal(allowed, String(cores!.servers));
+    } finally {
+      sleeper.kill();
+    }
+    const [command, args] = onCpu(cores!.generator, 'sh', [
+      '-c',
+      'grep Cpus_allowed_list /proc/self/status',
+    ]);
+    assert.match(
+      execFileSync(command, args, { encoding: 'utf8' }),
+      new RegExp(`:\\s*${cores!.generator}\\n`),
+    );
+    assert.deepEqual(onCpu(undefined, 'wrk', ['--version']), ['wrk', ['--version']]);
+  },
+);
 
 test('--node takes a path, or a major version found in the cache without fetching', () => {
   const [own] = resolveRuntimes(process.execPath);
