@@ -124,6 +124,28 @@ const emulator = services.emulator!;
 const redis = services.redisServer!;
 const redisAdmin = new Redis({ host: redis.host, port: redis.port });
 const servers: GroupProcess[] = [];
+// Ctrl-C, or SIGTERM to npm (which passes it on): stop everything the bench started, and say
+// so. A run in progress (wrk, the floor) ends first: a few seconds at most.
+let stopping = false;
+async function stopEverything() {
+  redisAdmin.disconnect();
+  await Promise.all(servers.map((server) => server.stop(5000)));
+  await services.stop();
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    void stopEverything().then(() => {
+      say(
+        `stopped everything it started: ${servers.length} servers, the Datastore emulator and ` +
+          'redis-server. No figures were written.',
+      );
+      process.exit(0);
+    });
+  });
+}
 try {
   const redisPid = Number(/^process_id:(\d+)/m.exec(await redisAdmin.info('server'))?.[1]);
   if (cores) pin(redisPid, cores.servers);
@@ -466,10 +488,12 @@ try {
   writeFileSync(join(resultsDir, 'bench.svg'), barChart(results));
   writeFileSync(join(resultsDir, 'bench.json'), JSON.stringify(results, null, 2) + '\n');
   process.stdout.write(`\nWrote ${join(resultsDir, 'bench.md')}, bench.svg and bench.json\n`);
+} catch (error) {
+  // A run cut short by the stop fails; the stop says what happened.
+  if (stopping) await new Promise(() => {});
+  throw error;
 } finally {
-  redisAdmin.disconnect();
-  await Promise.all(servers.map((server) => server.stop(5000)));
-  await services.stop();
+  if (!stopping) await stopEverything();
 }
 
 /**

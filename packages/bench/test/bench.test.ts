@@ -8,11 +8,12 @@
 // number of requests, every one awaited, so they are exact however busy the machine is.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
+import { startCommand } from '@visitme/harness';
 import {
   barChart,
   markdownReport,
@@ -33,6 +34,7 @@ import {
   type Summary,
 } from '../src/stats.js';
 
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const BENCH = fileURLToPath(new URL('../src/bench.js', import.meta.url));
 const STAGES = ['mod1-baseline', 'mod12-memcache', 'mod13-redis'];
 const PAIRS = [
@@ -531,6 +533,25 @@ test(
     assert.deepEqual(onCpu(undefined, 'wrk', ['--version']), ['wrk', ['--version']]);
   },
 );
+
+test('SIGTERM to npm run bench stops everything it started, and says so', async () => {
+  const results = mkdtempSync(join(tmpdir(), 'bench-stopped-'));
+  const bench = startCommand('npm', ['run', 'bench', '--', '--rounds=1', `--results=${results}`], {
+    cwd: ROOT,
+  });
+  try {
+    await bench.until('round 1 of 1');
+  } finally {
+    const { exit, left } = await bench.stop();
+    assert.deepEqual(left, [], 'everything it started has exited');
+    assert.deepEqual(exit, [0, null], bench.output());
+  }
+  assert.match(
+    bench.output(),
+    /\] stopped everything it started: \d+ servers, the Datastore emulator and redis-server\. No figures were written\.\n$/,
+  );
+  assert.equal(existsSync(join(results, 'bench.json')), false);
+});
 
 test('--node takes a path, or a major version found in the cache without fetching', () => {
   const [own] = resolveRuntimes(process.execPath);

@@ -2,7 +2,6 @@
 // (pidtree), with their command lines, and which of them still run.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pidtree from 'pidtree';
 
 export interface ProcessInfo {
@@ -76,20 +75,39 @@ export function startCommand(
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const closed = once(child, 'close'); // exited, and all it printed read
+  let hasClosed = false;
+  const markClosed = () => (hasClosed = true);
+  void closed.then(markClosed, markClosed);
   return {
     child,
     output: () => output,
-    async until(text, timeoutMs = 60_000) {
+    until(text, timeoutMs = 60_000) {
       const what = `${command} ${args.join(' ')}`;
-      const deadline = Date.now() + timeoutMs;
-      while (!output.includes(text)) {
-        if (child.exitCode !== null || child.signalCode !== null) {
-          throw new Error(`${what} exited before saying "${text}":\n${output}`);
-        }
-        if (Date.now() > deadline) throw new Error(`${what} did not say "${text}":\n${output}`);
-        // What it prints next, or a second gone: the deadline is looked at again.
-        await Promise.race([once(child.stdout!, 'data'), closed, sleep(1000)]);
-      }
+      return new Promise<void>((resolve, reject) => {
+        const finish = (error?: Error) => {
+          clearTimeout(timer);
+          child.stdout!.off('data', check);
+          child.stderr!.off('data', check);
+          child.off('close', exited);
+          if (error) reject(error);
+          else resolve();
+        };
+        // Called after the listener that adds the chunk to the output, registered first.
+        const check = () => {
+          if (output.includes(text)) finish();
+        };
+        const exited = () =>
+          finish(new Error(`${what} exited before saying "${text}":\n${output}`));
+        const timer = setTimeout(
+          () => finish(new Error(`${what} did not say "${text}" in ${timeoutMs} ms:\n${output}`)),
+          timeoutMs,
+        );
+        child.stdout!.on('data', check);
+        child.stderr!.on('data', check);
+        child.on('close', exited);
+        if (output.includes(text)) finish();
+        else if (hasClosed) exited();
+      });
     },
     async stop() {
       const started = child.pid === undefined ? [] : await processTree(child.pid);
