@@ -60,9 +60,19 @@ try {
   process.exit(2);
 }
 const { stage, start: startStage } = chosen;
+const stopping = new AbortController();
+let checking = false; // the stage's tests are running: they stop first
 const short = stage.name.split('-')[0]!;
 
 if (command === 'check') {
+  // Ctrl-C, or SIGTERM to npm (which passes it on): the tests in progress stop, and the servers
+  // they started with them; then it says so.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      stopping.abort();
+      if (!checking) stopped();
+    });
+  }
   process.exitCode = await check();
   if (values.watch) watchAndCheck();
 } else if (values.start) {
@@ -89,6 +99,12 @@ if (command === 'check') {
   }
 }
 
+function stopped(): never {
+  if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
+  say('Stopped: the check and the servers its tests started.');
+  process.exit(0);
+}
+
 /**
  * Builds and checks the copy, then says what to do next: each cause that fails several
  * behaviours once, first, then every behaviour. The exit code: 0 only when every one passes.
@@ -112,7 +128,11 @@ async function check(): Promise<number> {
   const progress = () => {
     if (process.stdout.isTTY) process.stdout.write(`\r${++checked} behaviours checked…`);
   };
-  const results = [checkDependencies(chosen), ...(await checkCopy(chosen, progress))];
+  checking = true;
+  const behaviours = await checkCopy(chosen, progress, stopping.signal);
+  checking = false;
+  if (stopping.signal.aborted) stopped();
+  const results = [checkDependencies(chosen), ...behaviours];
   if (process.stdout.isTTY) process.stdout.write('\r\x1b[K');
   if (results.length === 1) {
     say(paint('red', '✗ no behaviour was checked: the tests did not run.'));

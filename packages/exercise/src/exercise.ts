@@ -130,6 +130,7 @@ export interface Result {
 export async function checkCopy(
   { stage, dir }: Exercise,
   onResult: (result: Result) => void = () => {},
+  signal?: AbortSignal,
 ): Promise<Result[]> {
   const results: Result[] = [];
   // One Datastore emulator for every test file of the check, not one each: seconds saved.
@@ -145,6 +146,7 @@ export async function checkCopy(
       files: BEHAVIOUR_FILES.map((file) => join(STAGE_TESTS_DIR, file)),
       concurrency: 2, // files at once: each has its own Redis, and a project for each test
       testNamePatterns: [new RegExp(`^${stage.name}(: |$)`)],
+      ...(signal && { signal }),
     });
     // Node 22 and 24 also report a file none of whose tests is the stage's, as a test named
     // for its path: no behaviour, unless it failed (the file could not run at all).

@@ -241,6 +241,25 @@ describe('every lesson, as a learner checks it', { concurrency: true }, () => {
   }
 });
 
+test('npm run check: SIGTERM to npm stops its tests and the servers they started, and says so', async (t) => {
+  const { env } = exercises(t);
+  await cli(env, 'exercise', short(LAST));
+  const npm = startCommand('npm', ['run', 'check', '--', short(LAST)], { env, cwd: ROOT });
+  t.after(() => npm.child.kill('SIGKILL'));
+  await npm.until('Checking it with');
+  // Stopped once its tests have started their servers.
+  for (let n = 0; n < 300; n++) {
+    const running = (await processTree(npm.child.pid!)).map(({ command }) => command);
+    if (running.some((command) => /redis-server/.test(command))) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const { exit, left } = await npm.stop(); // SIGTERM to npm, and nothing else
+  assert.deepEqual(exit, [0, null], npm.output());
+  assert.deepEqual(left, [], 'every process it started has exited');
+  assert.match(npm.output(), /\nStopped: the check and the servers its tests started\.\n$/);
+  assert.doesNotMatch(npm.output(), /behaviours pass/, 'no verdict on a check cut short');
+});
+
 test('npm run exercise -- … --start serves the copy; SIGTERM to npm stops all it started, and says so', async (t) => {
   const { env } = exercises(t);
   await cli(env, 'exercise', short(LAST));
