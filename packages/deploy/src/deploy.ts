@@ -339,7 +339,9 @@ export async function prepareDeployFolder(
     type: 'module',
     engines: { node: nodeEngine },
     scripts: {
-      start: 'node dist/src/server.js',
+      // npm runs a script through sh, which passes no signal on: exec makes the server the
+      // process npm signals, so App Engine's SIGTERM reaches it.
+      start: 'exec node dist/src/server.js',
       // The bundle is built already: nothing to build on App Engine.
       'gcp-build': '',
     },

@@ -74,6 +74,8 @@ export function startCommand(
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = once(child, 'exit');
+  void exited.catch(() => {}); // a command that cannot start: stop() says so
   const closed = once(child, 'close'); // exited, and all it printed read
   let hasClosed = false;
   const markClosed = () => (hasClosed = true);
@@ -112,9 +114,10 @@ export function startCommand(
     async stop() {
       const started = child.pid === undefined ? [] : await processTree(child.pid);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const exit = (await closed) as [number | null, NodeJS.Signals | null];
+      const exit = (await exited) as [number | null, NodeJS.Signals | null];
       const left = await survivors(started);
       for (const { pid } of left) process.kill(pid, 'SIGKILL');
+      await closed; // what it printed, all read once nothing holds its pipes any more
       return { exit, left };
     },
   };

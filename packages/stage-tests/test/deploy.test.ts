@@ -34,7 +34,7 @@ for (const stage of STAGES) {
       assert.ok(Number(major) >= 22, 'a supported runtime: nodejs22 or newer');
       const manifest = readJson(join(folder.dir, 'package.json'));
       assert.deepEqual(manifest.engines, { node: `${major}.x` });
-      assert.equal(manifest.scripts.start, 'node dist/src/server.js');
+      assert.equal(manifest.scripts.start, 'exec node dist/src/server.js');
       assert.equal(manifest.scripts['gcp-build'], '', 'App Engine builds nothing');
       assert.equal(manifest.devDependencies, undefined);
       assert.equal(manifest.workspaces, undefined);

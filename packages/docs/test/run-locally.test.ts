@@ -1,26 +1,33 @@
-// The "See it" sections of the stage READMEs, run as written: `npm start -- --instances=2 …`
-// on its default ports, then the commands a learner types in another terminal, whose output
-// must show what the README says it shows.
+// The stage READMEs' commands for running a stage on your machine, run as written on their
+// default ports: "Run locally" (`npm start -- STAGE`, and the server alone against an emulator
+// you started) and "See it" (`npm start -- --instances=2 …`, then the commands a learner types
+// in another terminal, whose output must show what the README says it shows).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { startCommand } from '@visitme/harness';
+import { get, listItems, startCommand, startDatastoreEmulator } from '@visitme/harness';
 import { stages } from '@visitme/stages';
 import { ROOT } from '../src/code-blocks.js';
 import { shellBlocks } from '../src/gcloud-commands.js';
 
-const HEADING = /^## See it\b.*$/m;
+/** The section under a `## ` heading: its text, and its shell blocks trimmed. */
+function section(readme: string, heading: RegExp) {
+  const from = readme.search(heading);
+  if (from < 0) return undefined;
+  const rest = readme.slice(from + 1);
+  const end = rest.search(/^## /m);
+  const text = end >= 0 ? rest.slice(0, end) : rest;
+  return { text, blocks: shellBlocks(text).map((block) => block.text.trim()) };
+}
 
 /** The stage's "See it" section: the command that starts it, then what the learner types. */
 function seeIt(readme: string) {
-  const from = readme.search(HEADING);
-  if (from < 0) return undefined;
-  const rest = readme.slice(from + 1);
-  const section = rest.slice(0, rest.search(/^## /m) >= 0 ? rest.search(/^## /m) : undefined);
-  const [start, commands, ...more] = shellBlocks(section).map(({ text }) => text.trim());
+  const found = section(readme, /^## See it\b.*$/m);
+  if (!found) return undefined;
+  const [start, commands, ...more] = found.blocks;
   assert.equal(more.length, 0, 'a "See it" section shows two blocks: npm start, then commands');
   return { start: start!, commands: commands! };
 }
@@ -106,5 +113,56 @@ for (const { stage, cache, start, commands } of SHOWN) {
     assert.deepEqual(stopped.left, [], 'everything npm start started has exited');
     assert.deepEqual(stopped.exit, [0, null], npm.output());
     assert.match(npm.output(), /stopped everything it started: 2 servers, 1 front(,| and)/);
+  });
+}
+
+for (const stage of stages()) {
+  const readme = readFileSync(join(stage.dir, 'README.md'), 'utf8');
+  const runLocally = section(readme, /^## Run locally$/m);
+  test(`${stage.name}: its README's "Run locally" commands run as written and serve the page`, async () => {
+    assert.ok(runLocally, `modules/${stage.name}/README.md has a "Run locally" section`);
+    const [start, alone, ...more] = runLocally.blocks;
+    assert.equal(more.length, 0, 'npm start, and at most the server alone');
+    assert.equal(start, `npm start -- ${stage.name}`);
+    const url = /http:\/\/localhost:(\d+)\//.exec(runLocally.text)?.[0];
+    assert.ok(url, 'it says where the page is');
+
+    const npm = startCommand('npm', start.split(' ').slice(1), { cwd: ROOT, env: ownServices() });
+    let stopped;
+    try {
+      await npm.until('running; Ctrl-C stops everything.');
+      assert.match(npm.output(), new RegExp(`\n${stage.name} +${url} +1 +`), npm.output());
+      const page = await get(url.replace('localhost', '127.0.0.1'), { 'user-agent': 'readme' });
+      assert.equal(page.status, 200);
+      assert.match(listItems(page.body)[0] ?? '', /: readme$/);
+    } finally {
+      stopped = await npm.stop();
+    }
+    assert.deepEqual(stopped.left, [], 'everything npm start started has exited');
+    assert.deepEqual(stopped.exit, [0, null], npm.output());
+
+    if (alone === undefined) return;
+    // The server alone, as App Engine runs it, against an emulator started by hand.
+    const [, emulatorPort, port] =
+      /^npm run build\nDATASTORE_EMULATOR_HOST=localhost:(\d+) PORT=(\d+) npm start -w modules\/([\w-]+)$/.exec(
+        alone,
+      ) ?? [];
+    assert.ok(emulatorPort && port, alone);
+    const [build, serve] = alone.split('\n') as [string, string];
+    await promisify(execFile)('bash', ['-c', build], { cwd: ROOT });
+    const emulator = await startDatastoreEmulator({ port: Number(emulatorPort) });
+    // One command: bash runs it in its own stead, so SIGTERM reaches npm, as Ctrl-C would.
+    const server = startCommand('bash', ['-c', serve], { cwd: ROOT, env: ownServices() });
+    try {
+      await server.until(`"Listening on port ${port}"`);
+      const page = await get(`http://127.0.0.1:${port}/`, { 'user-agent': 'by hand' });
+      assert.equal(page.status, 200, server.output());
+      assert.match(listItems(page.body)[0] ?? '', /: by hand$/);
+    } finally {
+      stopped = await server.stop();
+      await emulator.stop();
+    }
+    assert.deepEqual(stopped.left, [], 'SIGTERM to npm reached the server: nothing is left');
+    assert.deepEqual(stopped.exit, [0, null], server.output());
   });
 }
