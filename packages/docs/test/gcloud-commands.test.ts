@@ -7,7 +7,7 @@ import { after, test } from 'node:test';
 import { ROOT, readmes } from '../src/code-blocks.js';
 import {
   PLACEHOLDERS,
-  checkCommand,
+  checkCommands,
   gcloudCommands,
   ruleFor,
   takeSubstitutions,
@@ -16,26 +16,6 @@ import {
 
 const scratch = mkdtempSync(join(tmpdir(), 'gcloud-offline-'));
 after(() => rmSync(scratch, { recursive: true, force: true }));
-let configs = 0;
-// Each call gets its own empty configuration, so that no command sees what another set.
-const options = () => ({
-  configDir: mkdtempSync(join(scratch, `config-${configs++}-`)),
-  cwd: scratch,
-});
-
-/** Runs `check` over `items`, `width` at a time (each gcloud call takes a second or two). */
-async function inParallel<T, R>(items: T[], width: number, check: (item: T) => Promise<R>) {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await check(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: width }, worker));
-  return results;
-}
 
 test('commands are found in sh blocks and inline code, continuations, $(…) and pipes understood', () => {
   const markdown = [
@@ -103,7 +83,10 @@ test('the offline check tells a well-formed command from a misspelt, a wrong and
     [['components', 'install', 'cloud-datastore-emulator'], true],
     [['components', 'install', 'x', '--no-such-flag'], false],
   ];
-  const verdicts = await inParallel(cases, 3, ([args]) => checkCommand(args, options()));
+  const verdicts = await checkCommands(
+    cases.map(([args]) => args),
+    { scratch },
+  );
   cases.forEach(([args, expected], index) => {
     assert.equal(
       verdicts[index]!.ok,
@@ -123,11 +106,11 @@ test('every gcloud command in every README is one gcloud accepts', async () => {
   }
   // The same command in several places is run once.
   const distinct = [...new Set(commands.map(({ args }) => JSON.stringify(args)))];
-  const verdicts = new Map(
-    (await inParallel(distinct, 4, (args) => checkCommand(JSON.parse(args), options()))).map(
-      (verdict, index) => [distinct[index]!, verdict],
-    ),
+  const checked = await checkCommands(
+    distinct.map((args) => JSON.parse(args) as string[]),
+    { scratch },
   );
+  const verdicts = new Map(checked.map((verdict, index) => [distinct[index]!, verdict]));
   const rejected = commands
     .map((command) => ({ ...command, verdict: verdicts.get(JSON.stringify(command.args))! }))
     .filter(({ verdict }) => !verdict.ok)
