@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { classArchiveOptions } from './class-archive.js';
 import { freePort, startRestartable, type Restartable } from './process-group.js';
 
 const LAUNCHER = 'platform/cloud-datastore-emulator/cloud_datastore_emulator';
@@ -103,12 +104,21 @@ export async function startDatastoreEmulator(
     port,
     ready: () => healthy(host),
     timeoutMs,
-    // A JVM that lives for minutes: its quick compiler alone starts it and answers 600
-    // queries on about a quarter less CPU than with the optimising one (1.95 + 7.5 s against
-    // 1.6 + 5.4 s), which the tests, two cores and a learner's laptop all feel.
-    env: { JDK_JAVA_OPTIONS: '-XX:TieredStopAtLevel=1', ...process.env },
+    env: { ...process.env, JDK_JAVA_OPTIONS: await jvmOptions(launcher) },
   });
   return { ...server, ...emulatorAt(host) };
+}
+
+// A JVM that lives for minutes, with a small heap: its quick compiler alone starts it and
+// answers 600 queries on about a quarter less CPU than with the optimising one (1.95 + 7.5 s
+// against 1.6 + 5.4 s), and the serial collector takes a fifth less again than the default
+// (300 visits stored and 300 pages of ten read: 4.4 against 3.5 s), which the tests, two
+// cores and a learner's laptop all feel. A user's own JDK_JAVA_OPTIONS replace these.
+const JVM_OPTIONS = '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC';
+
+async function jvmOptions(launcher: string): Promise<string> {
+  if (process.env.JDK_JAVA_OPTIONS !== undefined) return process.env.JDK_JAVA_OPTIONS;
+  return `${JVM_OPTIONS} ${await classArchiveOptions(launcher, JVM_OPTIONS, healthy)}`.trim();
 }
 
 /** Set for a command run by `with-datastore-emulator`: the emulator its test files share. */

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import {
@@ -55,6 +59,46 @@ test('the emulator starts healthy and stop() leaves no process and no listener',
   await emulator.stop();
   assert.deepEqual(processesOnPort(emulator.port), []);
   assert.equal(await isListening(emulator.port), false);
+});
+
+test("the emulator's JVM maps a class-data archive made once in the cache folder; a foreign one is ignored", async (t) => {
+  const cache = mkdtempSync(join(tmpdir(), 'archive-cache-'));
+  const saved = { cache: process.env.XDG_CACHE_HOME, options: process.env.JDK_JAVA_OPTIONS };
+  process.env.XDG_CACHE_HOME = cache;
+  delete process.env.JDK_JAVA_OPTIONS; // the user's own would replace the archive's
+  t.after(() => {
+    for (const [name, value] of [
+      ['XDG_CACHE_HOME', saved.cache],
+      ['JDK_JAVA_OPTIONS', saved.options],
+    ]) {
+      if (value === undefined) delete process.env[name!];
+      else process.env[name!] = value;
+    }
+    rmSync(cache, { recursive: true, force: true });
+  });
+  /** The JDK_JAVA_OPTIONS the emulator's JVM runs with (`ps e` shows its environment). */
+  const optionsOf = (port: number) =>
+    processesOnPort(port)
+      .map((pid) =>
+        execFileSync('ps', ['eww', '-o', 'args=', '-p', String(pid)], { encoding: 'utf8' }),
+      )
+      .find((line) => /\bjava\b/.test(line))
+      ?.match(/JDK_JAVA_OPTIONS=(.*?) [A-Z_]+=/)?.[1];
+
+  const first = await startDatastoreEmulator();
+  t.after(() => first.stop());
+  const made = readdirSync(join(cache, 'visitme'));
+  assert.equal(made.length, 1, `one archive, nothing else: ${made}`);
+  assert.match(made[0]!, /^datastore-emulator-[0-9a-f]{16}\.jsa$/);
+  const archive = join(cache, 'visitme', made[0]!);
+  assert.match(optionsOf(first.port) ?? '', new RegExp(`-XX:SharedArchiveFile=${archive}( |$)`));
+
+  // Another Java's, or a damaged one: the JVM starts without it.
+  chmodSync(archive, 0o644);
+  writeFileSync(archive, randomBytes(100_000));
+  const second = await startDatastoreEmulator();
+  t.after(() => second.stop());
+  assert.equal(await (await fetch(`http://${second.host}/`)).text(), 'Ok\n');
 });
 
 test('restart() brings a fresh emulator back on the same port', async () => {
