@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import { get, listItems, startGate } from '@visitme/harness';
 import { CTIME, LOOPBACK, STAGES, startStage, untilServing, useServices } from './stages.js';
 
-const file = useServices({ outage: true });
+const file = useServices();
 
 /** A request with any method (fetch refuses some, such as TRACE); its status and headers. */
 function send(method: string, url: string): Promise<IncomingMessage> {
@@ -168,10 +168,11 @@ for (const stage of STAGES) {
     });
 
     test('Datastore stopped: 503 with a short message, then 200 once it is back', async (t) => {
-      const app = await startStage(stage, { ...file.services, emulator: file.outage });
+      const outage = await file.outage();
+      const app = await startStage(stage, { ...file.services, emulator: outage });
       t.after(() => app.close());
       await untilServing(app.url + '/'); // the emulator may just have come back
-      await file.outage.stop();
+      await outage.stop();
 
       const startedAt = Date.now();
       const response = await get(app.url + '/', { 'user-agent': 'during' });
@@ -182,7 +183,7 @@ for (const stage of STAGES) {
       assert.match(response.body, /^VisitMe cannot reach its database right now\./);
       assert.doesNotMatch(response.body, /Error|at .*\.js/);
 
-      await file.outage.restart();
+      await outage.restart();
       await untilServing(app.url + '/'); // without a restart of the app
     });
 

@@ -25,7 +25,7 @@ import {
   type Stage,
 } from './stages.js';
 
-const file = useServices({ outage: true });
+const file = useServices();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Not a speed check: how long a page may wait on a broken Redis before it is served anyway.
@@ -132,7 +132,8 @@ for (const stage of stagesCaching('redis')) {
 for (const stage of STAGES) {
   describe(stage.name, () => {
     test('Datastore stopped under load: 503s within the deadline, none hangs, then 200s; logged as one outage', async (t) => {
-      const { server, url, output } = await startServer(stage, file.outage.host);
+      const outage = await file.outage();
+      const { server, url, output } = await startServer(stage, outage.host);
       try {
         await untilServing(url + '/');
         // Counted, not timed: Datastore is stopped once 16 pages have been served under load,
@@ -140,7 +141,7 @@ for (const stage of STAGES) {
         const load = visitsUntil(url, { pagesBefore: 16, sentAfter: 400 });
         await load.pagesServed;
         const logBefore = output().length; // bytes printed before the outage
-        await file.outage.stop();
+        await outage.stop();
         const { statuses, after, slowestMs } = await load.stopped();
         const seen = JSON.stringify(Object.fromEntries(statuses));
         assert.deepEqual([...statuses.keys()].sort(), [200, 503], `pages, then 503s: ${seen}`);
@@ -155,7 +156,7 @@ for (const stage of STAGES) {
         // request caught by the stop between them can take 10 s, but never the library's minute.
         assert.ok(slowestMs < 15_000, `slowest ${slowestMs} ms`);
         assert.ok(alive(server), 'the process survives');
-        await file.outage.restart();
+        await outage.restart();
         await untilServing(url + '/');
 
         // The outage is one incident in the log: a line when it started, one when it ended,
@@ -182,7 +183,6 @@ for (const stage of STAGES) {
         assert.match(error, /^Error: \d+ [A-Z_]+: .*\n {4}at /, error);
       } finally {
         await server.stop(5000);
-        if (!(await isListening(file.outage.port))) await file.outage.restart();
       }
     });
 

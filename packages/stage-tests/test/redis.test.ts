@@ -14,7 +14,7 @@ import { redisFromEnvOf, stagesCaching, startStage, untilServing, useServices } 
 // anyway. Module 13 gives each Redis command 250 ms; this is the hang it must never be.
 const BOUNDED_MS = 3000;
 
-const file = useServices({ outage: true });
+const file = useServices();
 
 const as = (userAgent: string) => ({ 'user-agent': userAgent });
 const hit = 'cache;desc=hit';
@@ -448,17 +448,17 @@ for (const stage of stagesCaching('redis')) {
       await admin.call('CONFIG', 'SET', 'client-output-buffer-limit', 'normal 1gb 1gb 0');
       const size = 100 * 1024 * 1024;
       await admin.setrange('visits', size - 1, 'x');
+      const outage = await file.outage();
       const app = await startStage(
         stage,
-        { ...file.services, emulator: file.outage },
+        { ...file.services, emulator: outage },
         {
           redisEnv: redis.env,
           deadlineMs: 300,
         },
       );
       t.after(() => app.close());
-      await file.outage.stop();
-      t.after(() => file.outage.restart());
+      await outage.stop();
       const MB = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
       const memory = async (field: string) =>
         Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(await admin.info('memory'))?.[1]);

@@ -11,6 +11,7 @@ import { Redis } from 'ioredis';
 import type NodeCache from 'node-cache';
 import {
   get,
+  isListening,
   listen,
   startDatastoreEmulator,
   startRedisServer,
@@ -77,8 +78,11 @@ export interface Services {
 
 export interface FileServices {
   services: Services & { redis: RedisServer };
-  /** An emulator of the file's own, for the tests that stop it: `useServices({ outage: true })`. */
-  outage: DatastoreEmulator;
+  /**
+   * An emulator of the file's own, for a test that stops it: started when a test first asks
+   * for it, and started again if the test before stopped it.
+   */
+  outage(): Promise<DatastoreEmulator>;
   /** A plain client to look into, or tamper with, the test Redis. */
   redisAdmin: Redis;
 }
@@ -86,23 +90,26 @@ export interface FileServices {
 /**
  * The real servers a test file uses, started once for the file and stopped after it, pass or
  * fail: the test run's Datastore emulator (one for every file, `with-datastore-emulator`, or
- * the file's own), a redis-server, and, for a file whose tests stop Datastore, an emulator of
- * its own to stop. Redis is emptied before each test: a Redis stage's key is the same in every
- * test.
+ * the file's own), a redis-server, and, for the tests that stop Datastore, an emulator of the
+ * file's own to stop. Redis is emptied before each test: a Redis stage's key is the same in
+ * every test.
  */
-export function useServices({ outage = false } = {}): FileServices {
-  const file = {} as FileServices;
+export function useServices(): FileServices {
+  let own: Promise<DatastoreEmulator> | undefined;
+  const file = {
+    async outage() {
+      if (!own) return await (own = startDatastoreEmulator());
+      const emulator = await own;
+      if (!(await isListening(emulator.port))) await emulator.restart();
+      return emulator;
+    },
+  } as FileServices;
   let started: Promise<unknown> | undefined;
   before(async () => {
     process.env.METADATA_SERVER_DETECTION = 'none'; // not on Google Cloud: do not probe for it
-    started = Promise.all([
-      testEmulator(),
-      startRedisServer(),
-      outage ? startDatastoreEmulator() : undefined,
-    ]).then(([emulator, redis, ownEmulator]) => {
+    started = Promise.all([testEmulator(), startRedisServer()]).then(([emulator, redis]) => {
       Object.assign(file, {
         services: { emulator, redis },
-        ...(ownEmulator && { outage: ownEmulator }),
         redisAdmin: new Redis({ host: redis.host, port: redis.port }),
       });
       file.redisAdmin.on('error', () => {}); // some tests stop Redis on purpose
@@ -121,7 +128,8 @@ export function useServices({ outage = false } = {}): FileServices {
     const emulator = (await started?.catch(() => undefined)) as
       Awaited<ReturnType<typeof testEmulator>> | undefined;
     file.redisAdmin?.disconnect();
-    await Promise.all([emulator?.stop(), file.services?.redis.stop(), file.outage?.stop()]);
+    const outage = await own?.catch(() => undefined);
+    await Promise.all([emulator?.stop(), file.services?.redis.stop(), outage?.stop()]);
   });
   return file;
 }
