@@ -30,6 +30,7 @@ def run(job):
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)  # the next commands' lines are not its input
         os.dup2(write_end, 1)
         os.dup2(write_end, 2)
         os.chdir(job["cwd"])

@@ -284,6 +284,9 @@ async function gcloudRuns(
     CLOUDSDK_PYTHON: python,
     CLOUDSDK_ENCODING: 'UTF-8',
     PYTHONIOENCODING: 'UTF-8',
+    // macOS kills a forked child that initializes Objective-C classes (Python's system proxy
+    // lookup does) unless told not to; each child here runs one command and exits.
+    OBJC_DISABLE_INITIALIZE_FORK_SAFETY: 'YES',
     // As gcloud's launcher does: its bundled Python with its own packages, any other without.
     ...(bundled && { CLOUDSDK_PYTHON_SITEPACKAGES: '1' }),
   });
