@@ -1,37 +1,41 @@
-// The Datastore emulator's JVM starts on half the CPU (1.5 → 0.75 s here) when it maps a
-// dump of the classes it loads as it starts (a class-data archive, Java 13 and later) instead
-// of loading them anew, and the tests start it some seventy times. The archive is made once
-// per machine, emulator and Java, in the user's cache folder, by an emulator that runs only
-// to write it; a JVM that cannot use it (another build, an older Java) starts as before.
+// A JVM that maps a dump of the classes it loaded the last time it started (a class-data
+// archive, Java 13 and later) starts on about half the CPU: the Datastore emulator's, 1.5 →
+// 0.75 s here, and the tests start it some seventy times. The archive is made once per
+// machine, program and Java, in the user's cache folder, by a run of the program that exists
+// only to write it; a JVM that cannot use it (another build, an older Java) starts as before.
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
-import { freePort, spawnGroup, waitUntil } from './process-group.js';
-import { processTree } from './process-tree.js';
+import { delimiter, join } from 'node:path';
+
+export interface ClassArchive {
+  /** What the archive is of, in its file name: `datastore-emulator`. */
+  name: string;
+  /** The program's class path (its jar). */
+  classPath: string;
+  /** The JVM options it runs with. */
+  jvmOptions: string;
+  /** Runs the program once with these JVM options and stops it gracefully. */
+  writeWith(jvmOptions: string): Promise<void>;
+}
 
 /**
- * The JVM options that map the emulator's class-data archive, made first if this process is
+ * The JVM options that map the program's class-data archive, made first if this process is
  * the first to need it; none if it cannot be had (being made elsewhere, or it failed here).
  */
-export async function classArchiveOptions(
-  launcher: string,
-  jvmOptions: string,
-  healthy: (host: string) => Promise<boolean>,
-): Promise<string> {
+export async function classArchiveOptions(program: ClassArchive): Promise<string> {
   let archive: string;
   try {
-    archive = archivePath(launcher, jvmOptions);
+    archive = archivePath(program);
   } catch {
-    return ''; // no jar or no java where expected: the launcher will say what is wrong
+    return ''; // no jar or no java where expected: the program will say what is wrong
   }
   const use = `-XX:+IgnoreUnrecognizedVMOptions -XX:SharedArchiveFile=${archive}`;
   if (existsSync(archive)) return use;
   if (existsSync(`${archive}.failed`) || !lock(archive)) return '';
   try {
     const write = `-XX:+IgnoreUnrecognizedVMOptions -XX:ArchiveClassesAtExit=${archive}.tmp`;
-    await makeArchive(launcher, `${jvmOptions} ${write}`, healthy);
+    await program.writeWith(`${program.jvmOptions} ${write}`);
     renameSync(`${archive}.tmp`, archive);
     return use;
   } catch {
@@ -43,17 +47,18 @@ export async function classArchiveOptions(
   }
 }
 
-/** Named for what makes it valid: the emulator's jar, the `java` the launcher runs, the options. */
-function archivePath(launcher: string, jvmOptions: string): string {
-  const jar = join(dirname(launcher), 'CloudDatastore.jar');
+/** Named for what makes it valid: the program's jar, the `java` that runs it, the options. */
+function archivePath({ name, classPath, jvmOptions }: ClassArchive): string {
   const java = realpathSync(process.env.JAVA ?? onPath('java'));
   const key = createHash('sha256')
-    .update([jar, statSync(jar).mtimeMs, java, statSync(java).mtimeMs, jvmOptions].join('\n'))
+    .update(
+      [classPath, statSync(classPath).mtimeMs, java, statSync(java).mtimeMs, jvmOptions].join('\n'),
+    )
     .digest('hex')
     .slice(0, 16);
   const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'visitme');
   mkdirSync(cache, { recursive: true });
-  return join(cache, `datastore-emulator-${key}.jsa`);
+  return join(cache, `${name}-${key}.jsa`);
 }
 
 function onPath(command: string): string {
@@ -76,41 +81,5 @@ function lock(archive: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** An emulator that starts, answers a query, and stops gracefully: the JVM writes the archive as it exits. */
-async function makeArchive(
-  launcher: string,
-  jvmOptions: string,
-  healthy: (host: string) => Promise<boolean>,
-): Promise<void> {
-  const port = await freePort();
-  const host = `127.0.0.1:${port}`;
-  const emulator = spawnGroup(
-    launcher,
-    ['start', '--testing', '--host=127.0.0.1', `--port=${port}`],
-    {
-      env: { ...process.env, JDK_JAVA_OPTIONS: jvmOptions },
-    },
-  );
-  try {
-    await waitUntil('The Datastore emulator', () => healthy(host), emulator, 60_000);
-    await fetch(`http://${host}/v1/projects/archive:runQuery`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: { kind: [{ name: 'Visit' }] } }),
-    });
-    // SIGTERM to the JVM alone: its launcher, the group's leader, exits after it, and the
-    // group is killed when its leader exits.
-    const [jvm] = (await processTree(emulator.child.pid!)).filter(({ command }) =>
-      /\bjava\b/.test(command),
-    );
-    if (!jvm) throw new Error('no JVM');
-    const exited = once(emulator.child, 'exit', { signal: AbortSignal.timeout(30_000) });
-    process.kill(jvm.pid, 'SIGTERM');
-    await exited;
-  } finally {
-    await emulator.kill();
   }
 }

@@ -1,8 +1,16 @@
 import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { classArchiveOptions } from './class-archive.js';
-import { freePort, startRestartable, type Restartable } from './process-group.js';
+import {
+  freePort,
+  spawnGroup,
+  startRestartable,
+  waitUntil,
+  type Restartable,
+} from './process-group.js';
+import { processTree } from './process-tree.js';
 
 const LAUNCHER = 'platform/cloud-datastore-emulator/cloud_datastore_emulator';
 
@@ -100,7 +108,7 @@ export async function startDatastoreEmulator(
   const server = await startRestartable({
     name: 'The Datastore emulator',
     command: launcher,
-    args: ['start', '--testing', '--host=127.0.0.1', `--port=${port}`],
+    args: startArgs(port),
     port,
     ready: () => healthy(host),
     timeoutMs,
@@ -116,9 +124,41 @@ export async function startDatastoreEmulator(
 // cores and a learner's laptop all feel. A user's own JDK_JAVA_OPTIONS replace these.
 const JVM_OPTIONS = '-XX:TieredStopAtLevel=1 -XX:+UseSerialGC';
 
+const startArgs = (port: number) => ['start', '--testing', '--host=127.0.0.1', `--port=${port}`];
+
 async function jvmOptions(launcher: string): Promise<string> {
   if (process.env.JDK_JAVA_OPTIONS !== undefined) return process.env.JDK_JAVA_OPTIONS;
-  return `${JVM_OPTIONS} ${await classArchiveOptions(launcher, JVM_OPTIONS, healthy)}`.trim();
+  const archive = await classArchiveOptions({
+    name: 'datastore-emulator',
+    classPath: join(dirname(launcher), 'CloudDatastore.jar'),
+    jvmOptions: JVM_OPTIONS,
+    writeWith: (options) => runOnce(launcher, options),
+  });
+  return `${JVM_OPTIONS} ${archive}`.trim();
+}
+
+/** An emulator that starts, answers a query, and exits as asked (a JVM writes its class-data archive then). */
+async function runOnce(launcher: string, jvmOptions: string): Promise<void> {
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const emulator = spawnGroup(launcher, startArgs(port), {
+    env: { ...process.env, JDK_JAVA_OPTIONS: jvmOptions },
+  });
+  try {
+    await waitUntil('The Datastore emulator', () => healthy(host), emulator, 60_000);
+    await countEntities(host, 'archive', 'Visit');
+    // SIGTERM to the JVM alone: stopping the group would stop its launcher, the group's
+    // leader, and the group is killed when its leader exits.
+    const [jvm] = (await processTree(emulator.child.pid!)).filter(({ command }) =>
+      /\bjava\b/.test(command),
+    );
+    if (!jvm) throw new Error('no JVM');
+    const exited = once(emulator.child, 'exit', { signal: AbortSignal.timeout(30_000) });
+    process.kill(jvm.pid, 'SIGTERM');
+    await exited;
+  } finally {
+    await emulator.kill();
+  }
 }
 
 /** Set for a command run by `with-datastore-emulator`: the emulator its test files share. */
