@@ -53,6 +53,9 @@ export async function stopAll(code: number) {
   await Promise.all(servers.map((server) => server.stop(10_000)));
   await services?.stop();
   if (started.length > 0) say(`stopped everything it started: ${list(started)}.`);
+  // Stopped while the emulator was starting (the first start on a machine takes seconds): what
+  // was starting goes with this process.
+  else if (code === 0) say('stopped while starting: nothing is left running.');
   process.exit(code);
 }
 

@@ -112,6 +112,20 @@ test('npm start runs every stage on real servers; SIGTERM to it stops everything
   }
 });
 
+test('SIGTERM to npm start while the emulator starts stops it too, and says so', async () => {
+  const base = await freePort(100);
+  const stack = startCommand('npm', ['start', '--', `--base-port=${base}`, 'mod1-baseline'], {
+    cwd: ROOT,
+    env: ownServices(),
+  });
+  await stack.until('starting the Datastore emulator');
+  const { exit, left } = await stack.stop(); // SIGTERM to npm, and nothing else
+  assert.deepEqual(left, [], 'every process npm start started has exited');
+  assert.deepEqual(exit, [0, null], stack.output());
+  assert.match(stack.output(), /\[stack\] stopped while starting: nothing is left running\.\n$/);
+  assert.doesNotMatch(stack.output(), /running; Ctrl-C/);
+});
+
 test('a --base-port or --instances that cannot be used is refused before anything starts', async () => {
   const refusals: Array<[string, RegExp]> = [
     ...['abc', '0', '70000', '80.5', ''].map((bad): [string, RegExp] => [
