@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import which from 'which';
 
 export interface ClassArchive {
   /** What the archive is of, in its file name: `datastore-emulator`. */
@@ -49,7 +50,7 @@ export async function classArchiveOptions(program: ClassArchive): Promise<string
 
 /** Named for what makes it valid: the program's jar, the `java` that runs it, the options. */
 function archivePath({ name, classPath, jvmOptions }: ClassArchive): string {
-  const java = realpathSync(process.env.JAVA ?? onPath('java'));
+  const java = realpathSync(process.env.JAVA ?? which.sync('java'));
   const key = createHash('sha256')
     .update(
       [classPath, statSync(classPath).mtimeMs, java, statSync(java).mtimeMs, jvmOptions].join('\n'),
@@ -59,13 +60,6 @@ function archivePath({ name, classPath, jvmOptions }: ClassArchive): string {
   const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'visitme');
   mkdirSync(cache, { recursive: true });
   return join(cache, `${name}-${key}.jsa`);
-}
-
-function onPath(command: string): string {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir && existsSync(join(dir, command))) return join(dir, command);
-  }
-  throw new Error(`${command} is not on PATH`);
 }
 
 /** Whether this process may make the archive: no other is making it (for a minute at most). */

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import {
+  EmulatorUnavailableError,
   EPHEMERAL_PORTS_START,
+  findDatastoreEmulator,
   freePort,
   get,
   isListening,
@@ -99,6 +101,28 @@ test("the emulator's JVM maps a class-data archive made once in the cache folder
   const second = await startDatastoreEmulator();
   t.after(() => second.stop());
   assert.equal(await (await fetch(`http://${second.host}/`)).text(), 'Ok\n');
+});
+
+test('without `java` on PATH the emulator is not started, and the message says what to install', (t) => {
+  const saved = { path: process.env.PATH, java: process.env.JAVA };
+  const empty = mkdtempSync(join(tmpdir(), 'no-java-'));
+  process.env.PATH = empty;
+  delete process.env.JAVA;
+  t.after(() => {
+    rmSync(empty, { recursive: true, force: true });
+    process.env.PATH = saved.path;
+    if (saved.java !== undefined) process.env.JAVA = saved.java;
+  });
+  assert.throws(
+    () => findDatastoreEmulator(),
+    (error) =>
+      error instanceof EmulatorUnavailableError &&
+      /`java` is not on PATH\. Install it with `sudo apt-get install -y default-jre-headless`/.test(
+        error.message,
+      ),
+  );
+  process.env.PATH = saved.path;
+  assert.match(findDatastoreEmulator(), /cloud_datastore_emulator$/, 'found with java on PATH');
 });
 
 test('restart() brings a fresh emulator back on the same port', async () => {
