@@ -20,7 +20,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import {
   freePort,
@@ -30,6 +29,7 @@ import {
   type GroupProcess,
 } from '@visitme/harness';
 import { stages } from '@visitme/stages';
+import { commandLine } from '@visitme/stages/command-line';
 import { countRequests } from './count.js';
 import { chooseCores, descendants, machineCpu, onCpu, pin, processCpu, selfCpu } from './proc.js';
 import {
@@ -51,17 +51,27 @@ const returning = { 'user-agent': RETURNING_VISITOR };
 const CEILING = fileURLToPath(new URL('./ceiling.js', import.meta.url));
 const FLOOR = fileURLToPath(new URL('./floor.js', import.meta.url));
 
-const { values } = parseArgs({
-  options: {
-    long: { type: 'boolean' },
-    rounds: { type: 'string' },
-    seconds: { type: 'string' },
-    connections: { type: 'string' },
-    count: { type: 'string' },
-    results: { type: 'string' },
-    node: { type: 'string' },
+const USAGE =
+  'usage: npm run bench [-- [--long] [--rounds=N] [--seconds=N] [--connections=N] [--count=N] [--node=22,24] [--results=DIR]]';
+const { values } = commandLine(
+  {
+    options: {
+      long: { type: 'boolean' },
+      rounds: { type: 'string' },
+      seconds: { type: 'string' },
+      connections: { type: 'string' },
+      count: { type: 'string' },
+      results: { type: 'string' },
+      node: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   },
-});
+  USAGE,
+);
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 /** A plain message for what the user can fix, not a stack trace. */
 function usage(message: string): never {
   process.stderr.write(`npm run bench: ${message}\n`);

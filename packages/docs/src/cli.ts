@@ -1,7 +1,14 @@
 // npm run docs: rewrites the README code blocks from the source they name, then says which
 // hunks of a lesson no README shows yet.
 import { relative } from 'node:path';
+import { commandLine } from '@visitme/stages/command-line';
 import { ROOT, lessonCoverage, readmes, syncAll } from './code-blocks.js';
+
+const USAGE = 'usage: npm run docs   (it takes no options)';
+if (commandLine({ options: { help: { type: 'boolean', short: 'h' } } }, USAGE).values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 
 let rewritten;
 try {

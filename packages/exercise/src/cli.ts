@@ -2,7 +2,7 @@
 // npm run check -- STAGE [--watch]                          STAGE's own tests against it
 import { watch } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parseArgs, styleText } from 'node:util';
+import { styleText } from 'node:util';
 import {
   startLocalServices,
   startServer,
@@ -10,6 +10,7 @@ import {
   type LocalServices,
 } from '@visitme/harness';
 import { portNumber } from '@visitme/shared';
+import { commandLine } from '@visitme/stages/command-line';
 import {
   buildCopy,
   causes,
@@ -24,21 +25,24 @@ import {
 const DEFAULT_PORT = 8090;
 
 const [command, ...rest] = process.argv.slice(2);
-const { values, positionals } = parseArgs({
-  args: rest,
-  allowPositionals: true,
-  options: {
-    reset: { type: 'boolean' },
-    start: { type: 'boolean' },
-    port: { type: 'string' },
-    watch: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  },
-});
 const usage =
   command === 'check'
     ? 'usage: npm run check -- STAGE [--watch]   (STAGE: mod12, mod13, …)'
     : 'usage: npm run exercise -- STAGE [--reset | --start [--port=N]]   (STAGE: mod12, mod13, …)';
+const { values, positionals } = commandLine(
+  {
+    args: rest,
+    allowPositionals: true,
+    options: {
+      reset: { type: 'boolean' },
+      start: { type: 'boolean' },
+      port: { type: 'string' },
+      watch: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  },
+  usage,
+);
 if (values.help || positionals.length !== 1) {
   process.stdout.write(`${usage}\n`);
   process.exit(values.help ? 0 : 2);

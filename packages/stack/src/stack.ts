@@ -9,7 +9,6 @@
 // instance i of the k-th stage at B+10k+i; the Datastore emulator at B+98, Redis at B+99.
 import { existsSync } from 'node:fs';
 import { Agent, createServer, request, type Server } from 'node:http';
-import { parseArgs } from 'node:util';
 import {
   canListen,
   startLocalServices,
@@ -19,6 +18,7 @@ import {
 } from '@visitme/harness';
 import { portNumber } from '@visitme/shared';
 import { findStage, stages, type Stage } from '@visitme/stages';
+import { commandLine } from '@visitme/stages/command-line';
 
 const DEFAULT_BASE_PORT = 8080;
 /** Ports from the base: stages at +1…, their instances at +10k+i, the services at the end. */
@@ -65,17 +65,22 @@ function say(line: string) {
 
 /** Runs the stack until SIGINT or SIGTERM; on a failure to start, stops what did start. */
 export async function main() {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      'base-port': { type: 'string' },
-      instances: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
   const all = stages();
+  const usage = `${USAGE}\nstages: ${all.map((stage) => stage.name).join(', ')}`;
+  const { values, positionals } = commandLine(
+    {
+      allowPositionals: true,
+      options: {
+        'base-port': { type: 'string' },
+        instances: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    },
+    usage,
+    '[stack] ',
+  );
   if (values.help) {
-    say(`${USAGE}\n        stages: ${all.map((stage) => stage.name).join(', ')}`);
+    say(usage.replaceAll('\n', '\n        '));
     return;
   }
   const [basePort, name] =

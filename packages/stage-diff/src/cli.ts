@@ -3,21 +3,25 @@
 // (npm run exercise). Coloured on a terminal, plain otherwise.
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { parseArgs, styleText } from 'node:util';
+import { styleText } from 'node:util';
 import { exercisesDir, findStage, stages } from '@visitme/stages';
+import { commandLine } from '@visitme/stages/command-line';
 import { folderDiff, stageDiff, type FileChange } from './stage-diff.js';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { stat: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-});
 const all = stages();
 const names = all.map((stage) => stage.name);
+const usage =
+  `usage: npm run diff [-- [--stat] [FROM TO]]   stages: ${names.join(', ')} (or mod1, 12, …)\n` +
+  `       npm run diff -- exercise STAGE     your copy (npm run exercise) against the official STAGE`;
+const { values, positionals } = commandLine(
+  {
+    allowPositionals: true,
+    options: { stat: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  },
+  usage,
+);
 if (values.help || (positionals.length !== 0 && positionals.length !== 2)) {
-  process.stdout.write(
-    `usage: npm run diff [-- [--stat] [FROM TO]]   stages: ${names.join(', ')} (or mod1, 12, …)\n` +
-      `       npm run diff -- exercise STAGE     your copy (npm run exercise) against the official STAGE\n`,
-  );
+  process.stdout.write(`${usage}\n`);
   process.exit(values.help ? 0 : 2);
 }
 
