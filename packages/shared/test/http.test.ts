@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Request } from 'express';
 import { portFromEnv } from '../src/http.js';
 import { remoteAddr } from '../src/index.js';
@@ -55,6 +56,42 @@ test("Node's own warnings and an uncaught exception come out as JSON lines too",
       ['CRITICAL', 'Uncaught exception, exiting: a bug'],
     ],
   );
+});
+
+test("serve() makes each request and response with the app's prototypes, so Express changes none", () => {
+  const shared = new URL('../src/index.js', import.meta.url).href;
+  const script = `
+    import { IncomingMessage, ServerResponse } from 'node:http';
+    import express from 'express';
+    import { serve } from ${JSON.stringify(shared)};
+    const app = express();
+    app.get('/', (req, res) => res.type('text/plain').send(req.get('user-agent')));
+    const server = serve(() => app, { port: 0 });
+    server.prependListener('request', (req, res) => console.log(JSON.stringify({
+      app: [Object.getPrototypeOf(req) === app.request, Object.getPrototypeOf(res) === app.response],
+      node: [req instanceof IncomingMessage, res instanceof ServerResponse],
+    })));
+    server.on('listening', async () => {
+      const page = await fetch(\`http://127.0.0.1:\${server.address().port}/\`, {
+        headers: { 'user-agent': 'prototypes' },
+      });
+      console.log(JSON.stringify({ page: [page.status, await page.text()] }));
+      process.exit(0);
+    });`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)), // where express is found
+    encoding: 'utf8',
+  });
+  assert.equal(child.status, 0, child.stderr);
+  const seen = child.stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .filter((entry) => !('severity' in entry));
+  assert.deepEqual(seen, [
+    { app: [true, true], node: [true, true] },
+    { page: [200, 'prototypes'] },
+  ]);
 });
 
 test("the visitor's address: an IPv4 client as IPv4, whatever socket it came in on", () => {
