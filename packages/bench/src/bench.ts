@@ -63,15 +63,10 @@ const { values } = commandLine(
       count: { type: 'string' },
       results: { type: 'string' },
       node: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
   },
   USAGE,
 );
-if (values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
 /** A plain message for what the user can fix, not a stack trace. */
 function usage(message: string): never {
   process.stderr.write(`npm run bench: ${message}\n`);

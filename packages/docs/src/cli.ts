@@ -4,11 +4,7 @@ import { relative } from 'node:path';
 import { commandLine } from '@visitme/stages/command-line';
 import { ROOT, lessonCoverage, readmes, syncAll } from './code-blocks.js';
 
-const USAGE = 'usage: npm run docs   (it takes no options)';
-if (commandLine({ options: { help: { type: 'boolean', short: 'h' } } }, USAGE).values.help) {
-  process.stdout.write(`${USAGE}\n`);
-  process.exit(0);
-}
+commandLine({}, 'usage: npm run docs   (it takes no options)'); // --help, or a mistake
 
 let rewritten;
 try {

@@ -38,14 +38,13 @@ const { values, positionals } = commandLine(
       start: { type: 'boolean' },
       port: { type: 'string' },
       watch: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
   },
   usage,
 );
-if (values.help || positionals.length !== 1) {
+if (positionals.length !== 1) {
   process.stdout.write(`${usage}\n`);
-  process.exit(values.help ? 0 : 2);
+  process.exit(2);
 }
 
 const colour = process.stdout.isTTY && !process.env.NO_COLOR;

@@ -73,16 +73,11 @@ export async function main() {
       options: {
         'base-port': { type: 'string' },
         instances: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
       },
     },
     usage,
     '[stack] ',
   );
-  if (values.help) {
-    say(usage.replaceAll('\n', '\n        '));
-    return;
-  }
   const [basePort, name] =
     values['base-port'] !== undefined
       ? [values['base-port'], '--base-port']

@@ -16,13 +16,13 @@ const usage =
 const { values, positionals } = commandLine(
   {
     allowPositionals: true,
-    options: { stat: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { stat: { type: 'boolean' } },
   },
   usage,
 );
-if (values.help || (positionals.length !== 0 && positionals.length !== 2)) {
+if (positionals.length !== 0 && positionals.length !== 2) {
   process.stdout.write(`${usage}\n`);
-  process.exit(values.help ? 0 : 2);
+  process.exit(2);
 }
 
 const colour = process.stdout.isTTY && !process.env.NO_COLOR;

@@ -21,7 +21,7 @@ function tool(args: string[], tag = '') {
   return spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
 }
 
-test('a mistyped option: what was wrong in one sentence, then the usage, exit 2', () => {
+test('a mistyped option: what was wrong in one sentence, then the usage, exit 2; --help: the usage', () => {
   const unknown = tool(['--prot=8080']);
   assert.equal(unknown.status, 2);
   assert.equal(unknown.stdout, '');
@@ -37,6 +37,9 @@ test('a mistyped option: what was wrong in one sentence, then the usage, exit 2'
       '       usage: a-tool [--port=N]\n' +
       '              a-tool --port=N\n',
   );
+  const help = tool(['-h'], '[tool] ');
+  assert.equal(help.status, 0);
+  assert.equal(help.stdout, '[tool] usage: a-tool [--port=N]\n              a-tool --port=N\n');
   const fine = tool(['--port=8080']);
   assert.equal(fine.status, 0, fine.stderr);
   assert.deepEqual(JSON.parse(fine.stdout), { port: '8080' });
@@ -50,7 +53,7 @@ const TOOLS = Object.entries<string>(
   return path ? [{ script, path: join(ROOT, path), args: args.split(' ').filter(Boolean) }] : [];
 });
 
-test('every tool `npm run` starts answers a mistyped option so, never with a stack trace', () => {
+test('every tool `npm run` starts answers --help and a mistyped option so, never with a stack trace', () => {
   assert.ok(TOOLS.length >= 5, `the tools: ${TOOLS.map(({ script }) => script)}`);
   for (const { script, path, args } of TOOLS) {
     assert.ok(existsSync(path), `${script}: ${path} is built (npm run build)`);
@@ -61,5 +64,11 @@ test('every tool `npm run` starts answers a mistyped option so, never with a sta
     assert.equal(run.status, 2, `${script}: ${run.stderr}`);
     assert.match(run.stderr, /^(\[\w+\] )?Unknown option '--no-such-option'\.\n\s*usage: /, script);
     assert.doesNotMatch(run.stderr, /^\s+at /m, `${script}: no stack trace`);
+    const help = spawnSync(process.execPath, [path, ...args, '--help'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
+    assert.equal(help.status, 0, `${script} --help: ${help.stderr}`);
+    assert.match(help.stdout, /^(\[\w+\] )?usage: /, `${script} --help`);
   }
 });
