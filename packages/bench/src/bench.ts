@@ -1,16 +1,16 @@
 // npm run bench [-- --long] [-- --node=22,24] [-- --rounds=N] [-- --seconds=N]
 //               [-- --connections=N] [-- --count=N] [-- --results=DIR]
 // Starts a Datastore emulator and a redis-server (as npm start does), then each stage's real
-// server and a ceiling server (the same page from memory: the fastest any stage could be
-// here), on each Node.js asked for. Then:
+// server, a ceiling server (the same page from memory: the fastest any stage could be here)
+// and a Redis floor server (that page after a bare GET of the cached list: what a cache hit
+// that reads Redis cannot cost less than), on each Node.js asked for. Then:
 // - counts, for each stage and workload, what a fixed number of requests cost, every one
 //   awaited: Datastore writes by the emulator (entities added), queries from each response's
 //   Server-Timing, Redis calls by Redis itself (INFO commandstats). Exact on any machine.
 // - measures speed in interleaved rounds, driven by wrk, with the server's CPU time (and
-//   redis-server's, for a stage that uses it). The servers, redis-server and the Redis floor
-//   (floor.ts: what a cache hit that reads Redis cannot cost less than) share one core, wrk
-//   has another. Each cache hit is measured right beside a run of its runtime's ceiling, and
-//   Module 13's beside the floor too, in alternating order from round to round: the host can
+//   redis-server's, for a server that uses it). The servers and redis-server share one core,
+//   wrk has another. Each cache hit is measured right beside a run of its runtime's ceiling,
+//   and Module 13's beside the floor too, in alternating order from round to round: the host can
 //   slow this VM's core for seconds at a time, and the figures are each hit's against the
 //   runs beside it, medians over the rounds, with their spread.
 // - says whether the machine was too noisy to trust the figures (stats.ts), and how much the
@@ -31,14 +31,13 @@ import {
 import { stages } from '@visitme/stages';
 import { commandLine } from '@visitme/stages/command-line';
 import { countRequests } from './count.js';
-import { chooseCores, descendants, machineCpu, onCpu, pin, processCpu, selfCpu } from './proc.js';
+import { chooseCores, descendants, machineCpu, pin, processCpu, selfCpu } from './proc.js';
 import {
   barChart,
   markdownReport,
   textReport,
   type BenchResults,
   type Count,
-  type FloorRun,
   type FloorSummary,
   type Run,
 } from './report.js';
@@ -118,9 +117,10 @@ interface Target {
   project?: string;
   redisAdmin: Redis;
   redisPid: number;
-  redisHost: string;
-  redisPort: number;
 }
+
+/** The bench's own servers, beside the stages: neither a stage nor a cache hit. */
+const isStage = (name: string) => name !== 'ceiling' && name !== 'floor';
 
 // One emulator and one redis-server for every runtime's servers: the runs are one at a time,
 // so each run's calls and CPU are its own.
@@ -130,7 +130,7 @@ const redis = services.redisServer!;
 const redisAdmin = new Redis({ host: redis.host, port: redis.port });
 const servers: GroupProcess[] = [];
 // Ctrl-C, or SIGTERM to npm (which passes it on): stop everything the bench started, and say
-// so. A run in progress (wrk, the floor) ends first: a few seconds at most.
+// so. A run in progress (wrk) ends first: a few seconds at most.
 let stopping = false;
 async function stopEverything() {
   redisAdmin.disconnect();
@@ -158,6 +158,7 @@ try {
   for (const [index, runtime] of runtimes.entries()) {
     for (const { name, entry } of [
       { name: 'ceiling', entry: CEILING },
+      { name: 'floor', entry: FLOOR },
       ...stages().map((stage) => ({ name: stage.name, entry: stage.server })),
     ]) {
       const port = await freePort();
@@ -178,18 +179,16 @@ try {
         name,
         url: `http://127.0.0.1:${port}`,
         pid: server.child.pid!,
-        ...(name !== 'ceiling' && { project }),
+        ...(isStage(name) && { project }),
         redisAdmin,
         redisPid,
-        redisHost: redis.host,
-        redisPort: redis.port,
       });
     }
   }
   const ours = await descendants(); // the servers, the emulator's JVM, redis-server
 
   const pairs = targets.flatMap((target) =>
-    (target.name === 'ceiling' ? ['returning'] : ['returning', 'new']).map((workload) => ({
+    (isStage(target.name) ? ['returning', 'new'] : ['returning']).map((workload) => ({
       target,
       workload: workload as Workload,
     })),
@@ -260,8 +259,6 @@ try {
     });
   }
 
-  // The Redis floor runs against the Redis of each runtime's Module 13, right after its cache
-  // was made the returning visitor's: the value that stage's hits read.
   const servedFromCache = (c: Count) => c.cacheHits === c.requests;
   const redisHits = targets.filter(
     (target) => usesRedis(target) && servedFromCache(countOf(target, 'returning')),
@@ -304,28 +301,26 @@ try {
   // twice, and a stage and a ceiling measured ten seconds apart would compare two speeds.
   // Phase two, the runs that reach Datastore, every round of them: each leaves the emulator's
   // JVM collecting garbage for seconds after, and on two cores that slows whatever runs next.
-  const ceilingOf = (runtime: Runtime) =>
-    pairs.find((pair) => pair.target.runtime === runtime && pair.target.name === 'ceiling')!;
-  const hits = cheap.filter((pair) => pair.target.name !== 'ceiling');
-  type Step = Pair | { floor: Target };
-  const groups: Step[][] = [
+  const reference = (runtime: Runtime, name: 'ceiling' | 'floor') =>
+    pairs.find((pair) => pair.target.runtime === runtime && pair.target.name === name)!;
+  const hits = cheap.filter((pair) => isStage(pair.target.name));
+  const groups: Pair[][] = [
     ...hits.map((hit) => [
-      ceilingOf(hit.target.runtime),
+      reference(hit.target.runtime, 'ceiling'),
       hit,
-      ...(redisHits.includes(hit.target) ? [{ floor: hit.target }] : []),
+      ...(redisHits.includes(hit.target) ? [reference(hit.target.runtime, 'floor')] : []),
     ]),
     // A runtime without a cache hit still gets a ceiling run a round, for its other rows.
     ...runtimes
       .filter((runtime) => !hits.some((hit) => hit.target.runtime === runtime))
-      .map((runtime) => [ceilingOf(runtime)]),
+      .map((runtime) => [reference(runtime, 'ceiling')]),
   ];
   const allRounds: BenchResults['rounds'] = Array.from({ length: rounds }, (_, round) => ({
     round: round + 1,
     runs: [] as Run[],
-    floors: [] as FloorRun[],
   }));
   await settle(ours, 10_000); // after the counting phase's writes
-  for (const [round, { runs, floors }] of allRounds.entries()) {
+  for (const [round, { runs }] of allRounds.entries()) {
     say(
       `round ${round + 1} of ${rounds}: ${hits.length} cache hits of ${seconds} s, each beside ` +
         `a ceiling run${redisHits.length ? ' (and the Redis floor, for Redis)' : ''}`,
@@ -334,11 +329,8 @@ try {
       let ceiling: number | undefined;
       const beside: Run[] = [];
       for (const step of round % 2 ? [...group].reverse() : group) {
-        if ('floor' in step) {
-          await get(`${step.floor.url}/`, returning);
-          floors.push({ runtime: step.floor.runtime.label, ...redisFloor(step.floor) });
-          continue;
-        }
+        // The floor reads what the hit beside it reads: the returning visitor's list.
+        if (step.target.name === 'floor') await get(`${group[1]!.target.url}/`, returning);
         const run = await measure(step, round);
         if (step.target.name === 'ceiling') ceiling = runs.length;
         else beside.push(run);
@@ -375,7 +367,9 @@ try {
         })),
     );
 
-  const summaries = pairs.map(({ target, workload }) => {
+  // The floor is measured only beside a hit that reads Redis: without one it has no row.
+  const measured = pairs.filter(({ target, workload }) => runsOf(target, workload).length > 0);
+  const summaries = measured.map(({ target, workload }) => {
     const mine = runsOf(target, workload).map(({ run, ceiling }) => ({
       run,
       ratio: run.requestsPerSecond / ceiling.requestsPerSecond,
@@ -404,45 +398,32 @@ try {
   });
 
   const floors = redisHits.map((target): FloorSummary => {
-    const label = target.runtime.label;
     const hitRuns = runsOf(target, 'returning');
-    const mine = allRounds.map(({ floors }, round) => {
-      const floor = floors.find((f) => f.runtime === label)!;
-      const { run, ceiling } = hitRuns[round]!;
-      const overCeiling = run.serverCpuPerRequest - ceiling.serverCpuPerRequest;
-      const cpuPerGet = floor.clientCpuPerGet + floor.redisCpuPerGet;
-      return {
-        floor,
-        cpuPerGet,
-        overCeiling,
-        aboveFloor: overCeiling - cpuPerGet,
-        // Against the ceiling beside it, like every hit: steady if the measurement is.
-        ofCeiling: cpuPerGet / ceiling.serverCpuPerRequest,
-      };
-    });
+    const floorRuns = runsOf(reference(target.runtime, 'floor').target, 'returning');
+    const over = ({ run, ceiling }: (typeof hitRuns)[number]) =>
+      run.serverCpuPerRequest - ceiling.serverCpuPerRequest;
     return {
-      runtime: label,
-      cpuPerGet: spread(mine.map(({ cpuPerGet }) => cpuPerGet)),
-      clientCpuPerGet: spread(mine.map(({ floor }) => floor.clientCpuPerGet)),
-      redisCpuPerGet: spread(mine.map(({ floor }) => floor.redisCpuPerGet)),
-      getsPerSecond: spread(mine.map(({ floor }) => floor.gets / floor.seconds)),
-      ofCeiling: spread(mine.map(({ ofCeiling }) => ofCeiling)),
+      runtime: target.runtime.label,
+      overCeiling: spread(floorRuns.map(over)),
       hit: {
         target: target.name,
-        overCeiling: spread(mine.map(({ overCeiling }) => overCeiling)),
-        aboveFloor: spread(mine.map(({ aboveFloor }) => aboveFloor)),
+        overCeiling: spread(hitRuns.map(over)),
+        // Round by round: the hit and the floor beside it, a second apart.
+        aboveFloor: spread(
+          hitRuns.map(
+            ({ run }, round) => run.serverCpuPerRequest - floorRuns[round]!.run.serverCpuPerRequest,
+          ),
+        ),
       },
     };
   });
 
   const everyRun = allRounds.flatMap(({ runs }) => runs);
   const neighbours = spread(everyRun.map((run) => run.othersCores));
-  const warnings = noiseWarnings(
-    summaries,
-    ['ceiling', ...stages().map((stage) => stage.name)],
-    { cores: neighbours, machineCores: machine.cores },
-    floors,
-  );
+  const warnings = noiseWarnings(summaries, ['ceiling', ...stages().map((stage) => stage.name)], {
+    cores: neighbours,
+    machineCores: machine.cores,
+  });
   const notes = emulatorDrift(
     summaries
       .filter((s) => s.datastoreBound)
@@ -499,25 +480,6 @@ try {
   throw error;
 } finally {
   if (!stopping) await stopEverything();
-}
-
-/**
- * One run of the Redis floor on `target`'s runtime, against its Redis: a process of its own
- * (so its CPU is only the floor's), warmed up, then timed for `seconds`.
- */
-function redisFloor(target: Target): Omit<FloorRun, 'runtime'> {
-  const output = execFileSync(
-    ...onCpu(cores?.servers, target.runtime.path, [
-      FLOOR,
-      `--host=${target.redisHost}`,
-      `--port=${target.redisPort}`,
-      `--redis-pid=${target.redisPid}`,
-      `--seconds=${seconds}`,
-      `--concurrency=${connections}`,
-    ]),
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: (seconds + 60) * 1000 },
-  );
-  return JSON.parse(output.trim().split('\n').at(-1)!) as Omit<FloorRun, 'runtime'>;
 }
 
 /** Every command Redis has run so far, by its own count (INFO itself left out). */

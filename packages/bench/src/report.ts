@@ -55,32 +55,19 @@ export interface Count {
   redisCalls: number;
 }
 
-/** One run of the Redis round trip's floor (floor.ts) in one round. */
-export interface FloorRun {
-  runtime: string;
-  gets: number;
-  seconds: number;
-  /** Microseconds of the floor's own CPU time per GET (user + system). */
-  clientCpuPerGet: number;
-  /** Microseconds of redis-server's CPU time per GET. */
-  redisCpuPerGet: number;
-}
-
-/** The floor on one runtime over every round, and the cache hit that reads Redis against it. */
+/**
+ * The Redis floor on one runtime over every round (floor.ts: the ceiling's page after a bare
+ * GET of the cached list), and the cache hit that reads Redis against it.
+ */
 export interface FloorSummary {
   runtime: string;
-  /** Client and redis-server together. */
-  cpuPerGet: Spread;
-  clientCpuPerGet: Spread;
-  redisCpuPerGet: Spread;
-  getsPerSecond: Spread;
-  /** Its CPU per GET over the CPU per request of the ceiling run measured with it. */
-  ofCeiling: Spread;
-  hit?: {
+  /** The floor's CPU µs per request over the ceiling's, round by round: the GET's cost. */
+  overCeiling: Spread;
+  hit: {
     target: string;
     /** The hit's CPU µs per request over the ceiling's, round by round. */
     overCeiling: Spread;
-    /** That, minus the floor measured in the same round. */
+    /** The hit's CPU µs per request over the floor run beside it, round by round. */
     aboveFloor: Spread;
   };
 }
@@ -101,7 +88,7 @@ export interface BenchResults {
     connections: number;
     count: number;
     generator: string;
-    /** Where the servers (with redis-server and the floor) and wrk ran; absent: anywhere. */
+    /** Where the servers (with redis-server) and wrk ran; absent: anywhere. */
     cores?: Cores;
   };
   runtimes: Array<{ label: string; version: string }>;
@@ -116,7 +103,7 @@ export interface BenchResults {
   summaries: RowSummary[];
   floors: FloorSummary[];
   counts: Count[];
-  rounds: Array<{ round: number; runs: Run[]; floors: FloorRun[] }>;
+  rounds: Array<{ round: number; runs: Run[] }>;
 }
 
 const HEADINGS = [
@@ -175,7 +162,7 @@ function machineLine(results: BenchResults): string {
   const m = results.machine;
   const { cores, generator } = results.settings;
   const where = cores
-    ? `the servers, redis-server and the Redis floor on CPU ${cores.servers}, ${generator} on CPU ${cores.generator}`
+    ? `the servers and redis-server on CPU ${cores.servers}, ${generator} on CPU ${cores.generator}`
     : `the processes on whichever core the system chose (no \`taskset\` here)`;
   return (
     `${m.cores} cores (${m.cpu}); load average ${m.loadAverageBefore.join(' ')} before, ` +
@@ -192,19 +179,14 @@ function machineLine(results: BenchResults): string {
 export function floorLines(results: BenchResults, label: string): string[] {
   const floor = results.floors.find((f) => f.runtime === label);
   if (!floor) return [];
-  const lines = [
-    `Redis round trip's floor (a bare ioredis GET of the cached list, then JSON.parse, ` +
-      `${results.settings.connections} in flight, nothing else): ${us(floor.cpuPerGet.median)} µs of CPU ` +
-      `per GET (client ${us(floor.clientCpuPerGet.median)} + redis-server ${us(floor.redisCpuPerGet.median)}), ` +
-      `median over the rounds (${us(floor.cpuPerGet.min)}–${us(floor.cpuPerGet.max)}).`,
+  const { overCeiling, hit } = floor;
+  return [
+    `Redis round trip's floor (the ceiling's page after a bare ioredis GET of the cached list ` +
+      `and JSON.parse, the floor row): ${us(overCeiling.median)} µs of CPU per request over the ` +
+      `ceiling, client and redis-server (${us(overCeiling.min)}–${us(overCeiling.max)} across rounds).`,
+    `${hit.target}'s cache hit: ${us(hit.overCeiling.median)} µs over the ceiling, ` +
+      `${us(hit.aboveFloor.median)} µs above the floor (${us(hit.aboveFloor.min)}–${us(hit.aboveFloor.max)} across rounds).`,
   ];
-  if (floor.hit) {
-    lines.push(
-      `${floor.hit.target}'s cache hit: ${us(floor.hit.overCeiling.median)} µs over the ceiling, ` +
-        `${us(floor.hit.aboveFloor.median)} µs above the floor (${us(floor.hit.aboveFloor.min)}–${us(floor.hit.aboveFloor.max)} across rounds).`,
-    );
-  }
-  return lines;
 }
 
 function verdict(results: BenchResults): string[] {
@@ -233,7 +215,7 @@ function verdict(results: BenchResults): string[] {
   if (results.warnings.length === 0) {
     return [
       'No sign of noise: other processes took under a tenth of the machine; each cache hit, ' +
-        'against the ceiling run beside it, and the Redis floor held within ±10% over the ' +
+        'and the Redis floor, against the ceiling run beside it, held within ±10% over the ' +
         'middle half of the rounds; and the ordering the code implies held (nothing beat the ' +
         'ceiling; a later stage’s cache hit was never cheaper than an earlier one’s).',
       ...host,
@@ -321,8 +303,8 @@ const NOTES =
   'hit) or in the same round (the rest): the median, then the lowest and highest round. CPU ' +
   'µs/req is the server process’s user + system time per response (with redis-server’s for a ' +
   'stage that uses Redis); "over ceiling" is that minus the ceiling’s, and "CPU: ceiling/this" ' +
-  'the ceiling’s over this one’s, run by run. The Redis floor is measured in every round as ' +
-  'well, on each runtime, by a process of its own, beside Module 13’s hit. Datastore writes ' +
+  'the ceiling’s over this one’s, run by run. The floor (the ceiling’s page after a bare Redis ' +
+  'GET of the cached list) is measured in every round too, beside Module 13’s hit. Datastore writes ' +
   '(counted by the emulator), queries (from each response’s Server-Timing) and Redis calls ' +
   '(counted by Redis) are exact counts over a separate fixed number of requests.';
 

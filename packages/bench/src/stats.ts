@@ -59,13 +59,6 @@ export interface Neighbours {
   machineCores: number;
 }
 
-/** The Redis round trip's floor on one runtime, over the rounds. */
-export interface FloorSpread {
-  runtime: string;
-  /** Its CPU per GET over the CPU per request of the ceiling run measured with it. */
-  ofCeiling: Spread;
-}
-
 /**
  * Wider than this (±), in the middle half of the rounds, and a figure taken against the
  * ceiling run beside it says more about the machine than about the code.
@@ -98,7 +91,6 @@ export function noiseWarnings(
   summaries: Summary[],
   stageOrder: string[],
   neighbours: Neighbours,
-  floors: FloorSpread[] = [],
 ): string[] {
   const warnings: string[] = [];
   const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
@@ -131,10 +123,6 @@ export function noiseWarnings(
         `${label(s)}: it took less CPU per request than the ceiling (${two(s.cpuEfficiency.median)}×), which does strictly less`,
       );
     }
-  }
-  for (const floor of floors) {
-    const where = `the Redis floor${floor.runtime ? ` (Node ${floor.runtime})` : ''}`;
-    steady(where, 'CPU per GET over the ceiling’s per request', floor.ofCeiling, two);
   }
   for (const runtime of new Set(cpuBound.map((s) => s.runtime))) {
     const hits = cpuBound

@@ -1,7 +1,7 @@
 // Not a speed test: figures are for people to read (npm run bench). This checks that a short
 // run works end to end, that its report has the shape the README promises (interleaved rounds,
 // each cache hit beside a ceiling run, every round kept, medians with their spread, the Redis
-// floor in every round), how it judges noise (from figures made up here), where it runs what
+// floor beside Module 13's hit in every round), how it judges noise (from figures made up here), where it runs what
 // it measures, and that what it counts is exact: every miss
 // is one Datastore write and one query, a returning visitor to a cached stage costs Datastore
 // nothing, and Redis sees one call per hit and two per miss. The counts come from a fixed
@@ -21,6 +21,7 @@ import {
   type BenchResults,
   type FloorSummary,
   type RowSummary,
+  type Run,
 } from '../src/report.js';
 import { chooseCores, onCpu, pin } from '../src/proc.js';
 import { resolveRuntimes } from '../src/runtimes.js';
@@ -39,6 +40,7 @@ const BENCH = fileURLToPath(new URL('../src/bench.js', import.meta.url));
 const STAGES = ['mod1-baseline', 'mod12-memcache', 'mod13-redis'];
 const PAIRS = [
   'ceiling returning',
+  'floor returning',
   ...STAGES.flatMap((stage) => [`${stage} returning`, `${stage} new`]),
 ];
 
@@ -65,13 +67,13 @@ test('a short run measures every stage in interleaved rounds and counts its call
   const HITS = ['mod12-memcache returning', 'mod13-redis returning'];
   const orders = report.rounds.map(({ runs }) => runs.map((r) => `${r.target} ${r.workload}`));
   for (const [index, order] of orders.entries()) {
-    const stageRuns = order.filter((what) => what !== 'ceiling returning');
+    const otherRuns = order.filter((what) => what !== 'ceiling returning');
     assert.deepEqual(
-      [...stageRuns].sort(),
+      [...otherRuns].sort(),
       PAIRS.filter((p) => p !== 'ceiling returning').sort(),
       `round ${index + 1}: ${order}`,
     );
-    assert.equal(order.length - stageRuns.length, HITS.length, `round ${index + 1}: ${order}`);
+    assert.equal(order.length - otherRuns.length, HITS.length, `round ${index + 1}: ${order}`);
   }
   assert.notDeepEqual(orders[0], orders[1], 'the second round runs in another order');
   for (const [index, { runs }] of report.rounds.entries()) {
@@ -85,6 +87,10 @@ test('a short run measures every stage in interleaved rounds and counts its call
       assert.equal(ceiling?.target, 'ceiling', `${what}: taken against ${ceiling?.target}`);
       if (HITS.includes(`${run.target} ${run.workload}`)) {
         assert.equal(run.ceilingRun, index === 0 ? at - 1 : at + 1, `${what}: beside its ceiling`);
+      }
+      if (run.target === 'floor') {
+        const hit = runs[index === 0 ? at - 1 : at + 1];
+        assert.equal(`${hit?.target} ${hit?.workload}`, 'mod13-redis returning', what);
       }
     }
   }
@@ -120,25 +126,23 @@ test('a short run measures every stage in interleaved rounds and counts its call
     'the rows that reach Datastore, from the counts',
   );
 
-  // The Redis floor: once a round, against Module 13's Redis, and Module 13's hit against it.
-  for (const { round, floors } of report.rounds) {
-    assert.equal(floors.length, 1, `round ${round}: one floor run`);
-    const [floor] = floors;
-    assert.ok(floor!.gets > 0, `round ${round}: ${floor!.gets} GETs`);
-    for (const key of ['clientCpuPerGet', 'redisCpuPerGet'] as const) {
-      assert.ok(Number.isFinite(floor![key]) && floor![key] >= 0, `${key} is ${floor![key]}`);
-    }
-  }
+  // The Redis floor: a row of its own, a GET a page and no cache hit, and Module 13's hit
+  // against it round by round.
+  const row = (target: string, workload: string) =>
+    report.summaries.find((s) => s.target === target && s.workload === workload)!;
+  assert.equal(row('floor', 'returning').redisCallsPerRequest, 1);
+  assert.equal(row('floor', 'returning').cached, false);
   assert.equal(report.floors.length, 1);
   const [floor] = report.floors;
-  within(floor!.cpuPerGet, 'floor CPU per GET');
-  within(floor!.ofCeiling, 'floor CPU per GET over the ceiling’s per request');
-  assert.equal(floor!.hit?.target, 'mod13-redis');
-  const hitRow = report.summaries.find(
-    (s) => s.target === 'mod13-redis' && s.workload === 'returning',
-  )!;
-  assert.deepEqual(floor!.hit?.overCeiling, hitRow.cpuOverCeiling);
-  within(floor!.hit!.aboveFloor, 'mod13-redis hit above the floor');
+  assert.deepEqual(floor!.overCeiling, row('floor', 'returning').cpuOverCeiling);
+  assert.equal(floor!.hit.target, 'mod13-redis');
+  assert.deepEqual(floor!.hit.overCeiling, row('mod13-redis', 'returning').cpuOverCeiling);
+  const cpuOf = (runs: Run[], target: string) =>
+    runs.find((r) => r.target === target && r.workload === 'returning')!.serverCpuPerRequest;
+  assert.deepEqual(
+    floor!.hit.aboveFloor,
+    spread(report.rounds.map(({ runs }) => cpuOf(runs, 'mod13-redis') - cpuOf(runs, 'floor'))),
+  );
 
   // The exact counts.
   const counted = (target: string, workload: string) => {
@@ -164,24 +168,23 @@ test('a short run measures every stage in interleaved rounds and counts its call
   const redis = (target: string, workload: string) => counted(target, workload).redisCalls;
   assert.equal(redis('mod13-redis', 'returning'), count, 'GET per hit');
   assert.equal(redis('mod13-redis', 'new'), 2 * count, 'GET and SET per miss');
-  for (const pair of PAIRS.filter((p) => !p.startsWith('mod13'))) {
+  assert.equal(redis('floor', 'returning'), count, 'GET per page');
+  for (const pair of PAIRS.filter((p) => !p.startsWith('mod13') && !p.startsWith('floor'))) {
     const [target, workload] = pair.split(' ') as [string, string];
     assert.equal(redis(target, workload), 0, `${pair}: Redis calls`);
   }
-  const row = (target: string, workload: string) =>
-    report.summaries.find((s) => s.target === target && s.workload === workload)!;
   assert.equal(row('mod13-redis', 'new').redisCallsPerRequest, 2);
   assert.equal(row('mod12-memcache', 'returning').datastoreWritesPerRequest, 0);
 
   // What a person reads.
   assert.match(output, /Target +Workload +Requests\/s +p50 ms +p99 ms +vs ceiling \(min–max\)/);
   assert.match(output, /CPU µs\/req +µs over ceiling \(min–max\)/);
-  assert.match(output, /^Redis round trip's floor .*: [\d.]+ µs of CPU per GET/m);
+  assert.match(output, /^Redis round trip's floor .*: [\d.-]+ µs of CPU per request over the/m);
   assert.match(output, /^mod13-redis's cache hit: [\d.-]+ µs over the ceiling, [\d.-]+ µs above/m);
   assert.match(output, /No sign of noise|WARNING: this machine was too noisy/);
   assert.match(
     output,
-    /the servers, redis-server and the Redis floor on CPU \d+, wrk \S+ on CPU \d+|no `taskset` here/,
+    /the servers and redis-server on CPU \d+, wrk \S+ on CPU \d+|no `taskset` here/,
   );
   const md = readFileSync(join(results, 'bench.md'), 'utf8');
   assert.match(md, /^\| mod13-redis \| returning \| \d+ \|/m);
@@ -192,7 +195,8 @@ test('a short run measures every stage in interleaved rounds and counts its call
 });
 
 function summary(target: string, workload: string, ratio: number[], cpu = ratio): Summary {
-  const cached = workload === 'returning' && target !== 'mod1-baseline';
+  const ours = target === 'ceiling' || target === 'floor'; // the bench's own servers
+  const cached = workload === 'returning' && !ours && target !== 'mod1-baseline';
   return {
     runtime: '',
     target,
@@ -202,7 +206,7 @@ function summary(target: string, workload: string, ratio: number[], cpu = ratio)
     ratio: spread(ratio),
     cpuEfficiency: spread(cpu),
     cached,
-    datastoreBound: !cached && target !== 'ceiling',
+    datastoreBound: !cached && !ours,
   };
 }
 const ORDER = ['ceiling', ...STAGES];
@@ -283,8 +287,7 @@ test('a quiet run is not called noisy for what the Datastore emulator or the hos
     summary('mod1-baseline', 'returning', [0.04, 0.06, 0.08]),
     summary('mod13-redis', 'new', [0.02, 0.03, 0.045]),
   ];
-  const floors = [{ runtime: '', ofCeiling: spread([0.44, 0.45, 0.46]) }];
-  assert.deepEqual(noiseWarnings(quiet, ORDER, QUIET, floors), []);
+  assert.deepEqual(noiseWarnings(quiet, ORDER, QUIET), []);
 
   // What the host did is said, as the ceiling's own CPU per request.
   assert.deepEqual(hostSpeed([{ ...ceiling, runtime: '24' }]), [
@@ -328,14 +331,13 @@ test('a busy neighbour, or a CPU-bound figure that swings, makes the run noisy, 
   assert.equal(hitCpu.length, 1, hitCpu.join('\n'));
   assert.match(hitCpu[0]!, /mod13-redis .*CPU efficiency .*0\.52–0\.70 in the middle half/);
 
-  const floor = noiseWarnings([], ORDER, QUIET, [
-    { runtime: '24', ofCeiling: spread([0.3, 0.36, 0.45, 0.5, 0.6]) },
-  ]);
-  assert.equal(floor.length, 1, floor.join('\n'));
-  assert.match(
-    floor[0]!,
-    /^the Redis floor \(Node 24\): its CPU per GET over the ceiling’s per request ranged 0\.36–0\.50/,
+  const floor = noiseWarnings(
+    [summary('floor', 'returning', [0.6, 0.61, 0.62], [0.3, 0.36, 0.45, 0.5, 0.6])],
+    ORDER,
+    QUIET,
   );
+  assert.equal(floor.length, 1, floor.join('\n'));
+  assert.match(floor[0]!, /^floor \(returning visitor\): its CPU efficiency .*0\.36–0\.50/);
 
   // Beyond the tolerance, a hit cheaper than the ceiling is impossible, so noise.
   const cheaper = noiseWarnings(
@@ -405,11 +407,7 @@ function results(
     summaries: rows,
     floors: runtimes.map((runtime): FloorSummary => ({
       runtime,
-      cpuPerGet: s(23),
-      clientCpuPerGet: s(15.5),
-      redisCpuPerGet: s(7.5),
-      getsPerSecond: s(40000),
-      ofCeiling: s(0.4),
+      overCeiling: s(23),
       hit: { target: 'mod13-redis', overCeiling: s(27), aboveFloor: s(4) },
     })),
     counts: [],
@@ -463,7 +461,7 @@ test("the reports give each runtime's Redis floor, and the hit against it, under
   ]) {
     const floors = [
       ...text.matchAll(
-        /^Redis round trip's floor \(a bare ioredis GET of the cached list, then JSON\.parse, 10 in flight, nothing else\): 23\.0 µs of CPU per GET \(client 15\.5 \+ redis-server 7\.5\), median over the rounds \(20\.7–25\.3\)\.$/gm,
+        /^Redis round trip's floor \(the ceiling's page after a bare ioredis GET of the cached list and JSON\.parse, the floor row\): 23\.0 µs of CPU per request over the ceiling, client and redis-server \(20\.7–25\.3 across rounds\)\.$/gm,
       ),
     ];
     assert.equal(floors.length, 2, text);
