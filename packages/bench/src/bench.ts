@@ -119,7 +119,7 @@ interface Target {
   redisPid: number;
 }
 
-/** The bench's own servers, beside the stages: neither a stage nor a cache hit. */
+/** A stage's server, not one of the bench's own (the ceiling and the floor). */
 const isStage = (name: string) => name !== 'ceiling' && name !== 'floor';
 
 // One emulator and one redis-server for every runtime's servers: the runs are one at a time,
