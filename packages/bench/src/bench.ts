@@ -330,7 +330,8 @@ try {
       const beside: Run[] = [];
       for (const step of round % 2 ? [...group].reverse() : group) {
         // The floor reads what the hit beside it reads: the returning visitor's list.
-        if (step.target.name === 'floor') await get(`${group[1]!.target.url}/`, returning);
+        const hit = group.find((pair) => isStage(pair.target.name));
+        if (step.target.name === 'floor') await get(`${hit!.target.url}/`, returning);
         const run = await measure(step, round);
         if (step.target.name === 'ceiling') ceiling = runs.length;
         else beside.push(run);
